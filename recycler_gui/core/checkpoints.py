@@ -1,0 +1,467 @@
+"""Open a model the way practitioners have it: a Hugging Face folder, a model id in the local HF cache, or a GGUF file.
+
+Recycling needs only the source model's input embedding table and tokenizer, so ``Checkpoint.input_embeddings`` reads
+that one tensor from the weight files (safetensors, sharded or not) without building the model. The full model is
+loaded only for scoring and tuning (``Checkpoint.load_model``).
+
+Prompts live in the space of what the input embedding *layer outputs*: models such as Gemma multiply the table by
+sqrt(hidden) inside that layer, and ``input_embeddings`` applies that scale, so prompts and word vectors compare.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import (
+    CheckpointError,
+    CorruptFileError,
+    InputNotFoundError,
+    ModelNotCachedError,
+    OutOfMemoryError,
+    TokenizerMissingError,
+    UnsupportedArchitectureError,
+)
+from .storage import cache_dir, write_text_atomic
+
+ENCODER_DECODER = "encoder-decoder"
+DECODER_ONLY = "decoder-only"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_SAFETENSORS_INDEX = "model.safetensors.index.json"
+_BIN_INDEX = "pytorch_model.bin.index.json"
+_TOKENIZER_FILES = (
+    "tokenizer.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "vocab.json", "vocab.txt",
+)
+
+
+@dataclass(frozen=True)
+class EmbeddingLayout:
+    """Where the input embedding table is and how the embedding layer transforms it."""
+
+    names: tuple[str, ...]
+    scale: float
+    num_parameters: int
+    tied: bool
+
+
+class Checkpoint:
+    """A model reference resolved to a local folder, with lazy access to its parts."""
+
+    def __init__(self, reference: str, path: Path, read_from: str, config: Any) -> None:
+        self.reference = reference
+        self.path = path
+        self.read_from = read_from
+        self.config = config
+        self.family = model_family(config)
+
+    def __repr__(self) -> str:
+        return f"Checkpoint({self.reference!r}, {self.family}, from {self.read_from})"
+
+    @property
+    def name(self) -> str:
+        """A short display name."""
+        return Path(self.reference).name if self.read_from != "hf-cache" else self.reference
+
+    @property
+    def architecture(self) -> str:
+        return (getattr(self.config, "architectures", None) or [type(self.config).__name__])[0]
+
+    @property
+    def text_config(self) -> Any:
+        return self.config.get_text_config() if hasattr(self.config, "get_text_config") else self.config
+
+    @property
+    def hidden_size(self) -> int:
+        cfg = self.text_config
+        return int(getattr(cfg, "hidden_size", None) or cfg.d_model)
+
+    @property
+    def vocab_size(self) -> int:
+        return int(self.text_config.vocab_size)
+
+    @cached_property
+    def layout(self) -> EmbeddingLayout:
+        """Embedding names, scale and parameter count, from a weightless (meta) instance of the model."""
+        from accelerate import init_empty_weights
+
+        with warnings.catch_warnings(), init_empty_weights(include_buffers=False):
+            warnings.simplefilter("ignore")
+            model = _model_class(self.family).from_config(self.config)
+        model.tie_weights()
+        embedding = model.get_input_embeddings()
+        names = [name for name, p in model.named_parameters(remove_duplicate=False) if p is embedding.weight]
+        scale = getattr(embedding, "scalar_embed_scale", None)
+        if scale is None:
+            scale = getattr(embedding, "embed_scale", 1.0)
+        scale = float(scale.item() if isinstance(scale, torch.Tensor) else scale)
+        output = model.get_output_embeddings()
+        tied = output is not None and output.weight is embedding.weight
+        num_parameters = sum(p.numel() for p in model.parameters())
+        return EmbeddingLayout(tuple(names), scale, num_parameters, tied)
+
+    def input_embeddings(self) -> torch.Tensor:
+        """The input embedding table as the embedding layer outputs it: [vocab, hidden], float32, scale applied."""
+        table = self._read_weight(self.layout.names)
+        if table.dim() != 2 or table.shape[1] != self.hidden_size:
+            raise CheckpointError(
+                f"the embedding table in {self.path} has shape {list(table.shape)}, expected [vocab, "
+                f"{self.hidden_size}] from config.json",
+                "the weights and config.json do not belong together; download the model again",
+            )
+        return table.to(torch.float32) * self.layout.scale
+
+    def _read_weight(self, names: tuple[str, ...]) -> torch.Tensor:
+        prefix = getattr(_model_class(self.family), "base_model_prefix", "")
+        wanted = list(names) + [n.removeprefix(f"{prefix}.") for n in names] + [f"{prefix}.{n}" for n in names]
+        files = _weight_files(self.path)
+        for file, keys in files.items():
+            for name in wanted:
+                if name in keys:
+                    return _load_tensor(file, name)
+        raise CheckpointError(
+            f"no input embedding table ({', '.join(names)}) in the weights of {self.path}",
+            "the weight files are incomplete; download the model again",
+        )
+
+    def tokenizer(self) -> Any:
+        """The model's tokenizer, loaded from the checkpoint folder."""
+        from transformers import AutoTokenizer
+
+        fix = (
+            "copy the tokenizer files (tokenizer.json and tokenizer_config.json, or tokenizer.model / spiece.model) "
+            "from the original model into that folder"
+        )
+        if not any((self.path / name).is_file() for name in _TOKENIZER_FILES):
+            raise TokenizerMissingError(f"{self.path} has no tokenizer files", fix)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return AutoTokenizer.from_pretrained(str(self.path))
+        except (OSError, ValueError, TypeError, KeyError) as error:
+            reason = str(error).splitlines()[0][:200]
+            raise TokenizerMissingError(f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
+
+    def load_model(self, device: str = "auto", dtype: str = "float32") -> Any:
+        """Load the full model for scoring or tuning, frozen and in eval mode."""
+        target = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, target)
+        kwargs: dict[str, Any] = {"dtype": torch_dtype}
+        bytes_needed = self.layout.num_parameters * torch.finfo(torch_dtype).bits // 8
+        sharded = target.type == "cuda" and bytes_needed > 0.9 * torch.cuda.mem_get_info(target)[0]
+        if sharded:
+            kwargs["device_map"] = "auto"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = _model_class(self.family).from_pretrained(str(self.path), **kwargs)
+            if not sharded:
+                model.to(target)
+        except torch.OutOfMemoryError as error:
+            raise OutOfMemoryError(
+                f"out of memory loading {self.name} ({self.layout.num_parameters / 1e6:.0f}M parameters, {dtype}) "
+                f"on {target}",
+                "choose --dtype bfloat16, a smaller model, or --device cpu",
+            ) from error
+        except (OSError, ValueError, RuntimeError) as error:
+            raise CheckpointError(
+                f"cannot load the weights of {self.path} ({type(error).__name__}: {str(error).splitlines()[0][:200]})",
+                "the weight files are incomplete or damaged; download the model again",
+            ) from error
+        model.eval()
+        model.requires_grad_(False)
+        return model
+
+    def describe(self) -> dict[str, Any]:
+        """Stable JSON-ready description (used by ``inspect`` and the GUI's summary)."""
+        return {
+            "kind": "checkpoint",
+            "reference": self.reference,
+            "path": str(self.path),
+            "read_from": self.read_from,
+            "family": self.family,
+            "architecture": self.architecture,
+            "model_type": getattr(self.config, "model_type", None),
+            "hidden_size": self.hidden_size,
+            "vocab_size": self.vocab_size,
+            "embedding_scale": self.layout.scale,
+            "tied_embeddings": self.layout.tied,
+            "parameters": self.layout.num_parameters,
+        }
+
+
+# ------------------------------------------------------------------------------------------------------------ opening
+
+
+def open_checkpoint(reference: str | Path) -> Checkpoint:
+    """Resolve a folder, a ``.gguf`` file or a cached Hugging Face model id to a ``Checkpoint``."""
+    text = str(reference)
+    path = Path(text).expanduser()
+    if path.exists():
+        if path.is_file() and path.name == "config.json":
+            path = path.parent
+        if path.is_dir():
+            return Checkpoint(text, path, "folder", _read_config(path))
+        if is_gguf(path):
+            folder = convert_gguf(path)
+            return Checkpoint(text, folder, "gguf", _read_config(folder))
+        raise CheckpointError(
+            f"{path} is a file but not a GGUF model",
+            "give a model folder (with config.json and weights), a .gguf file, or a model id from the HF cache",
+        )
+    if _HUB_ID.match(text) and not text.startswith("."):
+        folder = _from_hf_cache(text)
+        return Checkpoint(text, folder, "hf-cache", _read_config(folder))
+    raise InputNotFoundError(f"no such file or folder: {text}", "check the path")
+
+
+def _from_hf_cache(model_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(model_id, local_files_only=True))
+    except Exception as error:
+        raise ModelNotCachedError(
+            f"'{model_id}' is neither a local path nor a model in the local Hugging Face cache",
+            f"check the path, or on a machine with internet run `hf download {model_id}` (it fills "
+            "~/.cache/huggingface/hub, or HF_HUB_CACHE) and copy that cache here; Prompt Recycler never downloads "
+            "models itself",
+        ) from error
+
+
+def _read_config(folder: Path) -> Any:
+    from transformers import AutoConfig
+
+    if not (folder / "config.json").is_file():
+        raise CheckpointError(
+            f"the folder {folder} has no config.json, so it is not a Hugging Face model folder",
+            "pick the folder that holds config.json and the weights, or a .gguf file",
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = AutoConfig.from_pretrained(str(folder))
+    except (ValueError, KeyError) as error:
+        model_type = _raw_model_type(folder)
+        raise UnsupportedArchitectureError(
+            f"transformers does not know the model type {model_type!r} of {folder}",
+            "upgrade transformers (pip install -U transformers) or pick a model it supports",
+        ) from error
+    except OSError as error:
+        raise CorruptFileError(
+            f"{folder / 'config.json'} cannot be read ({error})", "restore the model's config.json"
+        ) from error
+    model_family(config)
+    return config
+
+
+def _raw_model_type(folder: Path) -> str | None:
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+    return None
+
+
+def model_family(config: Any) -> str:
+    """``encoder-decoder`` or ``decoder-only``; other models cannot take a soft prompt we can score."""
+    from transformers.models.auto import modeling_auto as auto
+
+    model_type = getattr(config, "model_type", None)
+    arch = (getattr(config, "architectures", None) or [model_type])[0]
+    if getattr(config, "is_encoder_decoder", False) and model_type in auto.MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES:
+        return ENCODER_DECODER
+    encoder_only = model_type in auto.MODEL_FOR_MASKED_LM_MAPPING_NAMES and not getattr(config, "is_decoder", False)
+    if model_type in auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES and not encoder_only:
+        return DECODER_ONLY
+    why = "an encoder-only model: it does not generate text" if encoder_only else "not a text-generating model"
+    raise UnsupportedArchitectureError(
+        f"{arch} ({model_type}) is {why}, so it cannot be prompt-tuned or scored here",
+        "use a decoder-only model (GPT-2, Llama, Gemma, Qwen, SmolLM, ...) or an encoder-decoder model (T5)",
+    )
+
+
+def _model_class(family: str) -> Any:
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    return AutoModelForSeq2SeqLM if family == ENCODER_DECODER else AutoModelForCausalLM
+
+
+# ------------------------------------------------------------------------------------------------------- weight files
+
+
+def _weight_files(folder: Path) -> dict[Path, set[str]]:
+    """Each weight file of a checkpoint with the tensor names it holds."""
+    for index_name in (_SAFETENSORS_INDEX, _BIN_INDEX):
+        index = folder / index_name
+        if index.is_file():
+            try:
+                weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
+            except (OSError, ValueError, KeyError) as error:
+                raise CorruptFileError(f"{index} is not a valid weight index ({error})", "restore the file") from error
+            files: dict[Path, set[str]] = {}
+            for name, file in weight_map.items():
+                files.setdefault(folder / file, set()).add(name)
+            return files
+    if (folder / "model.safetensors").is_file():
+        return {folder / "model.safetensors": _safetensors_keys(folder / "model.safetensors")}
+    if (folder / "pytorch_model.bin").is_file():
+        return {folder / "pytorch_model.bin": set(_load_bin(folder / "pytorch_model.bin"))}
+    raise CheckpointError(
+        f"{folder} has config.json but no weights (model.safetensors, pytorch_model.bin or a sharded index)",
+        "copy the weight files into that folder or download the model again",
+    )
+
+
+def _safetensors_keys(file: Path) -> set[str]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            return set(handle.keys())
+    except Exception as error:
+        raise _truncated(file, error) from error
+
+
+def _load_tensor(file: Path, name: str) -> torch.Tensor:
+    if file.suffix != ".safetensors":
+        return _load_bin(file)[name]
+    from safetensors import safe_open
+
+    if not file.is_file():
+        raise CheckpointError(f"the weight shard {file} is missing", "download the model again")
+    try:
+        with safe_open(str(file), framework="pt") as handle:
+            return handle.get_tensor(name)
+    except Exception as error:
+        raise _truncated(file, error) from error
+
+
+def _load_bin(file: Path) -> dict[str, torch.Tensor]:
+    try:
+        return torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:
+        raise _truncated(file, error) from error
+
+
+def _truncated(file: Path, error: BaseException) -> CorruptFileError:
+    return CorruptFileError(
+        f"the weights file {file} cannot be read; it is truncated or damaged ({type(error).__name__}: {error})",
+        "download the model again",
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------- GGUF
+
+
+def is_gguf(path: Path) -> bool:
+    """True when ``path`` is a GGUF file (by its magic bytes)."""
+    with path.open("rb") as handle:
+        return handle.read(4) == b"GGUF"
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, remembered by (path, size, mtime) so a large GGUF is hashed once."""
+    stat = path.stat()
+    memo_file = cache_dir() / "gguf" / "hashes.json"
+    key = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    try:
+        memo = json.loads(memo_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        memo = {}
+    if key not in memo:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 22), b""):
+                digest.update(block)
+        memo[key] = digest.hexdigest()
+        write_text_atomic(memo_file, json.dumps(memo, indent=1))
+    return memo[key]
+
+
+def convert_gguf(path: Path) -> Path:
+    """De-quantise a GGUF model once into a float safetensors folder under the user cache; return that folder."""
+    digest = file_sha256(path)
+    folder = cache_dir() / "gguf" / f"{path.stem}-{digest[:16]}"
+    if (folder / "config.json").is_file():
+        return folder
+    from transformers import AutoConfig, AutoTokenizer
+
+    gguf_args = {"gguf_file": path.name}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            config = AutoConfig.from_pretrained(str(path.parent), **gguf_args)
+            model_class = _model_class(model_family(config))
+            model = model_class.from_pretrained(str(path.parent), dtype=torch.float32, **gguf_args)
+            tokenizer = AutoTokenizer.from_pretrained(str(path.parent), **gguf_args)
+    except UnsupportedArchitectureError:
+        raise
+    except ValueError as error:
+        if "not supported" in str(error).lower() or "architecture" in str(error).lower():
+            raise UnsupportedArchitectureError(
+                f"transformers cannot load the architecture in {path} ({str(error).splitlines()[0][:200]})",
+                "use a Hugging Face folder of that model, or a GGUF of a supported architecture (Llama, Gemma, "
+                "Qwen, Mistral, GPT-2, T5, ...)",
+            ) from error
+        raise _truncated(path, error) from error
+    except Exception as error:
+        raise _truncated(path, error) from error
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    model.save_pretrained(str(partial))
+    tokenizer.save_pretrained(str(partial))
+    (partial / "prompt_recycler_source.json").write_text(
+        json.dumps({"gguf": str(path.resolve()), "sha256": digest, "bytes": path.stat().st_size}, indent=2)
+    )
+    try:
+        partial.rename(folder)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
+        if not (folder / "config.json").is_file():
+            raise
+    return folder
+
+
+# ---------------------------------------------------------------------------------------------------- devices, dtypes
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise CheckpointError(f"unknown device {name!r}", "use auto, cpu, cuda, cuda:N or mps") from error
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available.get(device.type, False):
+        raise CheckpointError(f"the device {name!r} is not available on this machine", "use --device auto or cpu")
+    return device
+
+
+def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+    """``auto`` is bfloat16 on CUDA devices that support it and float32 elsewhere."""
+    if name == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if name not in DTYPES:
+        raise CheckpointError(f"unknown dtype {name!r}", f"use auto or one of {', '.join(DTYPES)}")
+    return DTYPES[name]

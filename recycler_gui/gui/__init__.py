@@ -1,0 +1,1 @@
+"""The Qt desktop application: a thin shell over ``recycler_gui.core``."""

@@ -1,0 +1,95 @@
+"""The CLI: help, inspect as text and JSON, and one readable line with exit code 2 for every bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from recycler_gui.cli import main
+from recycler_gui.core.prompts import SoftPrompt, write_prompt
+
+PROMPT_KEYS = {
+    "kind", "path", "format", "key", "num_tokens", "dim", "halves", "rows", "task_type", "source_model", "task",
+    "init", "row_norm_mean", "row_norm_max",
+}
+CHECKPOINT_KEYS = {
+    "kind", "reference", "path", "read_from", "family", "architecture", "model_type", "hidden_size", "vocab_size",
+    "embedding_scale", "tied_embeddings", "parameters",
+}
+
+
+def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    assert "inspect" in capsys.readouterr().out
+
+
+def test_inspect_help_documents_every_json_key(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["inspect", "--help"])
+    text = capsys.readouterr().out
+    for key in PROMPT_KEYS | CHECKPOINT_KEYS:
+        assert key in text, key
+
+
+def test_inspect_prompt_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_prompt(SoftPrompt(torch.ones(3, 8), torch.ones(3, 8)), tmp_path / "adapter", "peft")
+    assert main(["inspect", str(tmp_path / "adapter"), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info) == PROMPT_KEYS
+    assert (info["format"], info["num_tokens"], info["halves"], info["rows"], info["dim"]) == ("peft", 3, 2, 6, 8)
+
+
+def test_inspect_checkpoint_text_and_json(tiny_gemma: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(tiny_gemma)]) == 0
+    text = capsys.readouterr().out
+    assert "family: decoder-only" in text
+    assert main(["inspect", str(tiny_gemma), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert set(info) == CHECKPOINT_KEYS
+    assert info["architecture"] == "Gemma3ForCausalLM"
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda d: d / "missing.npy", "no such file or folder"),
+        (lambda d: (d / "junk.bin").write_bytes(b"\x00junk" * 3) and d / "junk.bin", "cannot tell what"),
+        (lambda d: d, "no config.json"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], make, message: str
+) -> None:
+    assert main(["inspect", str(make(tmp_path))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(tmp_path / "missing.npy"), "--debug"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_console_script_exit_code(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "recycler_gui.cli", "inspect", str(tmp_path / "nope")],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: no such file or folder")
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_passes_on_this_installation(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"]
+    assert {check["name"] for check in report["checks"]} >= {"torch", "Qt (PySide6)", "prompt files"}

@@ -1,0 +1,107 @@
+"""Tiny random models and tokenizers built at test time, saved as real Hugging Face folders."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import sentencepiece as spm
+import torch
+
+SENTENCES = [
+    "the movie was great and the acting was wonderful",
+    "a terrible boring film with bad actors and a dull story",
+    "I loved this film so much, the cast is brilliant",
+    "I hated every minute of it and the plot was awful",
+    "Review: a charming and funny picture Sentiment: positive",
+    "Review: slow, long and painfully predictable Sentiment: negative",
+    "sentence: an honest, moving and beautiful drama",
+    "sentence: the worst script I have seen this year",
+    "great music, great images, a great night at the cinema",
+    "nothing works here: weak jokes, flat characters, no energy",
+    "positive negative good bad love hate fun dull",
+]
+
+
+def train_sentencepiece(model_type: str, vocab_size: int) -> bytes:
+    """A sentencepiece model trained on the sentences above (unigram for T5, BPE for Llama)."""
+    buffer = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(SENTENCES * 30),
+        model_writer=buffer,
+        vocab_size=vocab_size,
+        model_type=model_type,
+        hard_vocab_limit=False,
+        minloglevel=2,
+        **({"pad_id": 0, "eos_id": 1, "unk_id": 2, "bos_id": -1} if model_type == "unigram" else {}),
+    )
+    return buffer.getvalue()
+
+
+def _save_tokenizer(folder: Path, spm_bytes: bytes, file_name: str, tokenizer_class: str) -> None:
+    from transformers import AutoTokenizer
+
+    raw = folder / "raw_tokenizer"
+    raw.mkdir(parents=True)
+    (raw / file_name).write_bytes(spm_bytes)
+    (raw / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": tokenizer_class}))
+    AutoTokenizer.from_pretrained(str(raw)).save_pretrained(str(folder))
+    shutil.rmtree(raw)
+
+
+def build_t5(folder: Path, d_model: int = 32) -> Path:
+    """A 2-layer T5 with a unigram sentencepiece tokenizer."""
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    _save_tokenizer(folder, train_sentencepiece("unigram", 120), "spiece.model", "T5Tokenizer")
+    from transformers import AutoTokenizer
+
+    vocab = len(AutoTokenizer.from_pretrained(str(folder)))
+    config = T5Config(
+        vocab_size=vocab, d_model=d_model, d_ff=64, d_kv=8, num_layers=2, num_heads=4,
+        decoder_start_token_id=0, pad_token_id=0, eos_token_id=1, tie_word_embeddings=False,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(str(folder))
+    return folder
+
+
+def build_llama(folder: Path, hidden: int = 48, tie: bool = True) -> Path:
+    """A 2-layer Llama-type model with a BPE sentencepiece tokenizer."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(1)
+    _save_tokenizer(folder, train_sentencepiece("bpe", 150), "tokenizer.model", "LlamaTokenizer")
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=96, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256, tie_word_embeddings=tie,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(str(folder))
+    return folder
+
+
+def build_gemma3(folder: Path, hidden: int = 32) -> Path:
+    """A 2-layer Gemma-3 text model, whose embedding layer multiplies by sqrt(hidden)."""
+    from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
+
+    torch.manual_seed(2)
+    _save_tokenizer(folder, train_sentencepiece("bpe", 150), "tokenizer.model", "LlamaTokenizer")
+    config = Gemma3TextConfig(
+        vocab_size=len(AutoTokenizer.from_pretrained(str(folder))), hidden_size=hidden, intermediate_size=64,
+        num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
+    )
+    Gemma3ForCausalLM(config).save_pretrained(str(folder))
+    return folder
+
+
+def build_bert(folder: Path) -> Path:
+    """A tiny encoder-only BERT: a model Prompt Recycler must refuse."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    config = BertConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    BertForMaskedLM(config).save_pretrained(str(folder))
+    return folder
