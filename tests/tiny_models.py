@@ -22,6 +22,18 @@ SENTENCES = [
     "great music, great images, a great night at the cinema",
     "nothing works here: weak jokes, flat characters, no energy",
     "positive negative good bad love hate fun dull",
+    "the director shows real talent with every scene and each line of dialogue",
+    "my friends laughed, cried and cheered during the final battle",
+    "a clever thriller about money, power, family and secrets in a small town",
+    "the soundtrack is loud but the story never finds its heart",
+    "children will enjoy the colourful animals and the silly songs",
+    "an ambitious science fiction epic with stunning visual effects",
+    "the dialogue feels forced and the pacing drags after an hour",
+    "she gives a quiet performance that stays with you long after",
+    "this sequel repeats the same tired formula without any surprise",
+    "beautifully shot, warmly acted and surprisingly wise about love",
+    "there are too many characters and not enough reasons to care",
+    "a gentle comedy about growing old, making peace and finding home",
 ]
 
 
@@ -56,7 +68,7 @@ def build_t5(folder: Path, d_model: int = 32) -> Path:
     from transformers import T5Config, T5ForConditionalGeneration
 
     torch.manual_seed(0)
-    _save_tokenizer(folder, train_sentencepiece("unigram", 120), "spiece.model", "T5Tokenizer")
+    _save_tokenizer(folder, train_sentencepiece("unigram", 400), "spiece.model", "T5Tokenizer")
     from transformers import AutoTokenizer
 
     vocab = len(AutoTokenizer.from_pretrained(str(folder)))
@@ -73,7 +85,7 @@ def build_llama(folder: Path, hidden: int = 48, tie: bool = True) -> Path:
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(1)
-    _save_tokenizer(folder, train_sentencepiece("bpe", 150), "tokenizer.model", "LlamaTokenizer")
+    _save_tokenizer(folder, train_sentencepiece("bpe", 400), "tokenizer.model", "LlamaTokenizer")
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=96, num_hidden_layers=2,
@@ -89,7 +101,7 @@ def build_gemma3(folder: Path, hidden: int = 32) -> Path:
     from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
 
     torch.manual_seed(2)
-    _save_tokenizer(folder, train_sentencepiece("bpe", 150), "tokenizer.model", "LlamaTokenizer")
+    _save_tokenizer(folder, train_sentencepiece("bpe", 400), "tokenizer.model", "LlamaTokenizer")
     config = Gemma3TextConfig(
         vocab_size=len(AutoTokenizer.from_pretrained(str(folder))), hidden_size=hidden, intermediate_size=64,
         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=256,

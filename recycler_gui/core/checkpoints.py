@@ -135,6 +135,14 @@ class Checkpoint:
             "the weight files are incomplete; download the model again",
         )
 
+    def fingerprint(self) -> str:
+        """Identifies these exact weights: the folder, and each weight file's name, size and modification time."""
+        digest = hashlib.sha256(str(self.path.resolve()).encode())
+        for file in sorted(_weight_files(self.path)):
+            stat = file.stat()
+            digest.update(f"|{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        return digest.hexdigest()
+
     def tokenizer(self) -> Any:
         """The model's tokenizer, loaded from the checkpoint folder."""
         from transformers import AutoTokenizer

@@ -1,0 +1,84 @@
+"""How long work reports progress and learns it should stop.
+
+Engine functions take an ``events`` callable and a ``CancelToken``. The CLI turns events into terminal output; the GUI
+worker turns them into Qt signals. Cancellation is checked between batches, epochs and methods, so a cancelled run
+stops quickly and keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import RecyclerError
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A new stage of work begins; ``total`` steps when known."""
+
+    name: str
+    total: int | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """``done`` steps of the current stage are finished."""
+
+    done: int
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a curve, e.g. ``Point("fit loss: v2v-nn", epoch, loss)``."""
+
+    series: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Result:
+    """One finished row of results (a method's or a baseline's)."""
+
+    row: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Log:
+    """A line for the log."""
+
+    text: str
+
+
+Event = Stage | Progress | Point | Result | Log
+EventSink = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """An event sink that drops everything."""
+
+
+class Cancelled(RecyclerError):
+    """The user cancelled the run; what finished before is kept."""
+
+
+class CancelToken:
+    """A thread-safe flag the UI sets and the engine checks between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise ``Cancelled`` if cancellation was asked for."""
+        if self._event.is_set():
+            raise Cancelled("cancelled", "finished results were kept")

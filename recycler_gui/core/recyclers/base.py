@@ -1,0 +1,131 @@
+"""The interface every recycler shares: parameters, ``fit``, apply, ``save`` and ``load``."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from ..errors import CorruptFileError, RecyclerError
+from ..events import CancelToken, EventSink, Point, ignore_events
+from ..storage import write_atomic
+
+NORM_MODES = ("keep", "target", "relative")
+"""How recycled rows get their length: as mapped; the target vocabulary's mean norm; or the source row's norm
+relative to the source vocabulary, carried into the target's."""
+
+
+class RecyclerParameterError(RecyclerError):
+    """An unknown recycler or a bad recycler parameter."""
+
+
+class Recycler(ABC):
+    """Maps prompt rows from a source embedding space to a target one, fitted on aligned word vectors only."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    defaults: ClassVar[dict[str, Any]] = {"norm": "keep"}
+
+    def __init__(self, seed: int = 0, **params: Any) -> None:
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise RecyclerParameterError(
+                f"{self.name} has no parameter {', '.join(sorted(unknown))}",
+                f"its parameters are {', '.join(self.defaults)}",
+            )
+        self.seed = seed
+        self.params = {**self.defaults, **params}
+        if self.params["norm"] not in NORM_MODES:
+            raise RecyclerParameterError(
+                f"unknown norm mode {self.params['norm']!r}", f"use one of {', '.join(NORM_MODES)}"
+            )
+        self.state: dict[str, torch.Tensor] = {}
+        self.loss_history: list[float] = []
+
+    @property
+    def fit_loss(self) -> float | None:
+        """Final fit loss (mean of 0.5 * squared error on the fitting words), or None when nothing is fitted."""
+        return self.loss_history[-1] if self.loss_history else None
+
+    def fit(
+        self,
+        source: torch.Tensor,
+        target: torch.Tensor,
+        events: EventSink = ignore_events,
+        cancel: CancelToken | None = None,
+    ) -> Recycler:
+        """Fit on aligned word vectors: ``source`` [words, E_s] and ``target`` [words, E_t]."""
+        source, target = source.double(), target.double()
+        self.state = {
+            "source_mean_norm": source.norm(dim=1).mean().reshape(1),
+            "target_mean_norm": target.norm(dim=1).mean().reshape(1),
+        }
+        self._fit(source, target, events, cancel or CancelToken())
+        if len(self.loss_history) == 1:  # closed-form fits; iterative ones report each epoch themselves
+            events(Point(self.loss_series, 1, self.loss_history[0]))
+        return self
+
+    @property
+    def loss_series(self) -> str:
+        """The name of this recycler's fit-loss curve in ``Point`` events."""
+        return f"fit loss: {self.name}"
+
+    def __call__(self, prompt: torch.Tensor, cancel: CancelToken | None = None) -> torch.Tensor:
+        """Recycle prompt rows [P, E_s] into [P, E_t] (float32)."""
+        if not self.state:
+            raise RecyclerParameterError(f"{self.name} is not fitted", "fit it or load a fitted one first")
+        rows = prompt.double()
+        mapped = self._apply(rows, cancel or CancelToken())
+        norm = self.params["norm"]
+        if norm != "keep":
+            target_norm = self.state["target_mean_norm"]
+            if norm == "relative":
+                target_norm = target_norm * rows.norm(dim=1, keepdim=True) / self.state["source_mean_norm"]
+            mapped = mapped / mapped.norm(dim=1, keepdim=True).clamp_min(1e-12) * target_norm
+        return mapped.float()
+
+    @abstractmethod
+    def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:
+        """Fill ``self.state`` (float64 tensors) and ``self.loss_history``."""
+
+    @abstractmethod
+    def _apply(self, rows: torch.Tensor, cancel: CancelToken) -> torch.Tensor:
+        """Map float64 rows with the fitted state."""
+
+    @staticmethod
+    def _loss(predicted: torch.Tensor, target: torch.Tensor) -> float:
+        return float(0.5 * (predicted - target).pow(2).sum(dim=1).mean())
+
+    def save(self, path: Path) -> None:
+        """Write the fitted state and parameters to one safetensors file, atomically."""
+        header = {
+            "method": self.name,
+            "seed": str(self.seed),
+            "params": json.dumps(self.params),
+            "loss_history": json.dumps(self.loss_history),
+        }
+        tensors = {name: tensor.contiguous() for name, tensor in self.state.items()}
+        write_atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=header))
+
+    @classmethod
+    def load(cls, path: Path) -> Recycler:
+        """Read a recycler written by ``save`` (any registered method)."""
+        from . import recycler_class
+
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                header = handle.metadata() or {}
+                state = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+            recycler = recycler_class(header["method"])(seed=int(header["seed"]), **json.loads(header["params"]))
+            recycler.loss_history = json.loads(header["loss_history"])
+        except (OSError, ValueError, KeyError) as error:
+            raise CorruptFileError(
+                f"the fitted recycler {path} cannot be read ({error})", "delete it; it is refitted on the next run"
+            ) from error
+        recycler.state = state
+        return recycler

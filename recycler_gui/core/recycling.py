@@ -1,0 +1,138 @@
+"""Recycle a soft prompt from a source model to a target model with any set of recyclers.
+
+Only the two embedding tables and tokenizers are read; neither model is loaded. Fitted recyclers are cached under the
+user cache, keyed by both checkpoints' fingerprints, the vocabulary settings, the method, its parameters and the
+seed, so a second run loads instead of fitting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checkpoints import DECODER_ONLY, Checkpoint
+from .errors import PromptShapeError
+from .events import CancelToken, EventSink, Log, Progress, Stage, ignore_events
+from .prompts import SoftPrompt
+from .recyclers import RECYCLERS, Recycler, recycler_class
+from .storage import cache_dir
+from .vocab import VocabReport, VocabSettings, shared_words
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Recycled:
+    """One method's recycled prompt and how it was made."""
+
+    method: str
+    prompt: SoftPrompt
+    fit_seconds: float
+    fit_loss: float | None
+    cached: bool
+    recycler: Recycler = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RecyclingResult:
+    """Every method's outcome, and the vocabulary they were fitted on."""
+
+    vocabulary: VocabReport
+    recycled: list[Recycled]
+
+
+def resolve_methods(names: Sequence[str]) -> list[str]:
+    """Expand ``all`` and check each name; keeps the order given, without repeats."""
+    expanded = [m for name in names for m in (RECYCLERS if name == "all" else [name])]
+    for name in expanded:
+        recycler_class(name)
+    return list(dict.fromkeys(expanded))
+
+
+def check_prompt_fits_source(prompt: SoftPrompt, source: Checkpoint) -> None:
+    """The prompt must have been trained on a model of the source's width."""
+    if prompt.dim != source.hidden_size:
+        raise PromptShapeError(
+            f"the prompt's rows are {prompt.dim} wide but the source model {source.name} has hidden size "
+            f"{source.hidden_size}",
+            "pick the model the prompt was trained on as the source",
+        )
+
+
+def recycle(
+    source: Checkpoint,
+    target: Checkpoint,
+    prompt: SoftPrompt,
+    methods: Sequence[str],
+    *,
+    vocabulary: VocabSettings | None = None,
+    seed: int = 0,
+    params: Mapping[str, Mapping[str, Any]] | None = None,
+    use_cache: bool = True,
+    events: EventSink = ignore_events,
+    cancel: CancelToken | None = None,
+) -> RecyclingResult:
+    """Recycle ``prompt`` from ``source`` to ``target`` with each of ``methods``."""
+    cancel = cancel or CancelToken()
+    vocabulary = vocabulary or VocabSettings()
+    methods = resolve_methods(methods)
+    check_prompt_fits_source(prompt, source)
+    if prompt.decoder is not None and target.family == DECODER_ONLY:
+        events(Log("the prompt's decoder half is dropped: a decoder-only target takes one prompt"))
+        prompt = SoftPrompt(prompt.encoder, None, prompt.meta)
+
+    events(Stage("reading embeddings and vocabularies", 2))
+    source_table, target_table = source.input_embeddings(), target.input_embeddings()
+    events(Progress(1))
+    pairs = shared_words(
+        source.tokenizer(), target.tokenizer(), vocabulary, len(source_table), len(target_table)
+    )
+    events(Progress(2))
+    events(Log(pairs.report.summary()))
+    source_words, target_words = source_table[pairs.source_ids], target_table[pairs.target_ids]
+    del source_table, target_table
+
+    results = []
+    for method in methods:
+        cancel.check()
+        events(Stage(f"recycling with {method}"))
+        method_params = dict((params or {}).get(method, {}))
+        file = _cache_file(source, target, vocabulary, method, method_params, seed)
+        started = time.perf_counter()
+        cached = use_cache and file.is_file()
+        if cached:
+            recycler = Recycler.load(file)
+        else:
+            recycler = recycler_class(method)(seed=seed, **method_params)
+            recycler.fit(source_words, target_words, events, cancel)
+            if use_cache:
+                recycler.save(file)
+        tables = [recycler(table, cancel) for table in prompt.tables()]
+        seconds = time.perf_counter() - started
+        recycled = prompt.with_tables(
+            tables,
+            source_model=target.reference,
+            init=f"recycled from {source.reference} with {method}",
+            origin_format=None,
+            origin_path=None,
+            key=None,
+        )
+        loss = "-" if recycler.fit_loss is None else f"{recycler.fit_loss:.4g}"
+        events(Log(f"{method}: {'loaded' if cached else 'fitted'} in {seconds:.2f} s, fit loss {loss}"))
+        results.append(Recycled(method, recycled, seconds, recycler.fit_loss, cached, recycler))
+    return RecyclingResult(pairs.report, results)
+
+
+def _cache_file(
+    source: Checkpoint, target: Checkpoint, vocabulary: VocabSettings, method: str, params: dict[str, Any], seed: int
+) -> Path:
+    key = json.dumps(
+        [CACHE_VERSION, source.fingerprint(), target.fingerprint(), vocabulary.key(), method, params, seed],
+        sort_keys=True,
+    )
+    return cache_dir() / "recyclers" / f"{method}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.safetensors"
