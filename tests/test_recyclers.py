@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recycler_gui.core.events import CancelToken, Cancelled, Point
+from recycler_gui.core.events import Cancelled, CancelToken, Point
 from recycler_gui.core.recyclers import RECYCLERS, Recycler, RecyclerParameterError, recycler_class
 
 

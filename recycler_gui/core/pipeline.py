@@ -1,0 +1,305 @@
+"""One comparison run, shared by the CLI and the GUI: ``run(job, events, cancel) -> report``.
+
+Recycle the prompt with each method; score each recycled prompt and each baseline on the target's test split; score
+the source prompt on the source; optionally re-tune on the target from scratch and from the best recycled prompt
+(picked on dev accuracy), with live curves. Every finished row is written to the run folder at once, so a cancel or a
+crash keeps what finished.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
+from .checkpoints import ENCODER_DECODER, Checkpoint, open_checkpoint
+from .errors import CorruptFileError, InputNotFoundError, RecyclerError
+from .events import Cancelled, CancelToken, EventSink, Log, Result, Stage, ignore_events
+from .prompts import PeftTarget, SoftPrompt, read_prompt, write_prompt
+from .recycling import check_prompt_fits_source, recycle, resolve_methods
+from .runs import RunFolder
+from .scoring import Scorer, classification_metrics
+from .tasks import Task, load_task
+from .tuning import TuningSettings, dev_accuracy, tune
+from .vocab import VocabSettings
+
+RETUNE_STARTS = ("scratch", "recycled")
+
+
+class JobError(RecyclerError):
+    """A job file or job setting that cannot be used."""
+
+
+@dataclass
+class Job:
+    """Everything one comparison run needs. Paths and names as the user gave them.
+
+    ``label_words`` is a spec string as on the command line (``negative,positive`` or ``neg=bad,pos=good``; each word
+    gets one leading space) or a list of words used exactly as given.
+    """
+
+    source: str
+    target: str
+    prompt: str
+    task: str = "movie-reviews"
+    prompt_key: str | None = None
+    text_column: str | None = None
+    label_column: str | None = None
+    label_words: str | list[str] | None = None
+    template: str | None = None
+    methods: list[str] = field(default_factory=lambda: ["all"])
+    baselines: list[str] = field(default_factory=lambda: ["all"])
+    offset: int = 1000
+    num_words: int | None = 4000
+    eval_size: int = 200
+    batch_size: int = 16
+    score_source: bool = True
+    retune_steps: int = 0
+    retune_from: list[str] = field(default_factory=lambda: list(RETUNE_STARTS))
+    retune_learning_rate: float = 0.3
+    retune_eval_every: int = 25
+    retune_eval_size: int = 200
+    device: str = "auto"
+    dtype: str = "float32"
+    seed: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Job:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise JobError(f"unknown job settings: {', '.join(sorted(unknown))}", f"known settings: {', '.join(known)}")
+        missing = {"source", "target", "prompt"} - set(values)
+        if missing:
+            raise JobError(f"the job lacks {', '.join(sorted(missing))}", "name the source, target and prompt")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Job:
+        """Read a job from a JSON or TOML file."""
+        if not path.is_file():
+            raise InputNotFoundError(f"no such job file: {path}", "check the path")
+        try:
+            text = path.read_text(encoding="utf-8")
+            values = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise CorruptFileError(f"the job file {path} cannot be parsed ({error})", "fix its syntax") from error
+        if not isinstance(values, dict):
+            raise JobError(f"the job file {path} does not hold a table of settings", "write key = value settings")
+        return cls.from_dict(values)
+
+    def check(self) -> None:
+        if self.eval_size < 1 or self.batch_size < 1 or self.retune_steps < 0:
+            raise JobError("evaluation size and batch size must be >= 1, re-tune steps >= 0", "fix the job settings")
+        bad = set(self.retune_from) - set(RETUNE_STARTS)
+        if bad:
+            raise JobError(f"unknown re-tune start {', '.join(bad)}", f"use {' and/or '.join(RETUNE_STARTS)}")
+
+
+def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> dict[str, Any]:
+    """Run the comparison; returns the report (also written to the run folder)."""
+    return _Run(job, events, cancel or CancelToken()).execute()
+
+
+class _Run:
+    def __init__(self, job: Job, events: EventSink, cancel: CancelToken) -> None:
+        self.job, self.events, self.cancel = job, events, cancel
+        self.rows: list[dict[str, Any]] = []
+        self.curves: dict[str, list[tuple[float, float]]] = {}
+        self.report: dict[str, Any] = {"job": job.as_dict(), "status": "running", "rows": self.rows}
+        self.folder: RunFolder | None = None
+
+    def emit(self, event: Any) -> None:
+        if hasattr(event, "series"):
+            self.curves.setdefault(event.series, []).append((event.x, event.y))
+        self.events(event)
+
+    def execute(self) -> dict[str, Any]:
+        job = self.job
+        job.check()
+        methods = resolve_methods(job.methods)
+        baselines = resolve_baselines(job.baselines)
+        prompt = read_prompt(job.prompt, key=job.prompt_key)
+        source, target = open_checkpoint(job.source), open_checkpoint(job.target)
+        check_prompt_fits_source(prompt, source)
+        task = load_task(
+            job.task, text_column=job.text_column, label_column=job.label_column, label_words=job.label_words,
+            template=job.template, seed=job.seed,
+        )
+        self.folder = RunFolder.create(job.as_dict())
+        self.report.update(run_id=self.folder.run_id, path=str(self.folder.path), task=task.describe())
+        started = time.perf_counter()
+        try:
+            self._compare(job, source, target, prompt, task, methods, baselines)
+            self.report["status"] = "finished"
+        except Cancelled:
+            self.report["status"] = "cancelled"
+            self.emit(Log("cancelled: the finished rows are kept"))
+            raise
+        except Exception as error:
+            self.report["status"] = f"failed: {error}"
+            raise
+        finally:
+            self.report["seconds"] = round(time.perf_counter() - started, 2)
+            self._save()
+        return self.report
+
+    def _save(self) -> None:
+        self.report["curves"] = {name: [list(p) for p in points] for name, points in self.curves.items()}
+        _derive(self.report)
+        if self.folder is not None:
+            self.folder.save_report(self.report)
+
+    def _add_row(self, row: dict[str, Any]) -> None:
+        self.rows.append(row)
+        _derive(self.report)
+        self._save()
+        self.emit(Result(dict(row)))
+
+    def _compare(
+        self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, task: Task,
+        methods: list[str], baselines: list[str],
+    ) -> None:
+        recycled = recycle(
+            source, target, prompt, methods, vocabulary=VocabSettings(job.offset, job.num_words), seed=job.seed,
+            events=self.emit, cancel=self.cancel,
+        )
+        self.report["vocabulary"] = recycled.vocabulary.as_dict()
+        peft_target = PeftTarget(
+            base_model=target.reference, task_type="SEQ_2_SEQ_LM" if target.family == ENCODER_DECODER else "CAUSAL_LM"
+        )
+        for item in recycled.recycled:
+            write_prompt(item.prompt, self.folder.prompts / item.method, "peft", peft_target=peft_target)
+        examples = task.test[: job.eval_size]
+        texts = [task.render(e.text) for e in examples]
+        gold = torch.tensor([e.label for e in examples])
+        self._on_target(job, target, prompt.num_tokens, task, baselines, recycled.recycled, texts, gold)
+        gc.collect()  # the target model goes before the source model comes
+        if job.score_source:
+            self._on_source(job, source, prompt, task, texts, gold)
+
+    def _on_target(
+        self, job: Job, target: Checkpoint, length: int, task: Task, baselines: list[str], recycled: list,
+        texts: list[str], gold: torch.Tensor,
+    ) -> None:
+        self.emit(Stage(f"loading {target.name}"))
+        model = target.load_model(job.device, job.dtype)
+        scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=job.batch_size)
+        table = target.input_embeddings()
+
+        def score(name: str, rows: torch.Tensor | None) -> dict[str, Any]:
+            self.cancel.check()
+            self.emit(Stage(f"scoring {name} on {target.name}", len(texts)))
+            metrics = classification_metrics(scorer.score(texts, rows, events=self.emit, cancel=self.cancel), gold)
+            return {**metrics.as_dict(), "model": target.name, "examples": len(texts)}
+
+        for name in baselines:
+            if name == "no-prompt":
+                self._add_row({"name": name, "kind": "baseline", **score(name, None)})
+            elif name == "random":
+                runs = [
+                    score(f"random (seed {seed})", random_prompt(table, length, seed).encoder)
+                    for seed in range(RANDOM_SEEDS)
+                ]
+                accuracies = [r["accuracy"] for r in runs]
+                mean = {key: _mean([r[key] for r in runs]) for key in ("accuracy", "macro_f1", "auc")}
+                spread = (max(accuracies) - min(accuracies)) / 2
+                self._add_row({**runs[0], "name": name, "kind": "baseline", **mean, "accuracy_spread": spread})
+            else:
+                rows = class_label_prompt(table, scorer.tokenizer, task.label_words, length, job.seed).encoder
+                self._add_row({"name": name, "kind": "baseline", **score(name, rows)})
+
+        for item in recycled:
+            row = {"name": item.method, "kind": "recycled", **score(item.method, item.prompt.encoder)}
+            self._add_row({**row, "fit_seconds": round(item.fit_seconds, 3), "fit_loss": item.fit_loss})
+
+        if job.retune_steps:
+            self._retune(job, scorer, task, table, length, recycled, score)
+
+    def _on_source(
+        self, job: Job, source: Checkpoint, prompt: SoftPrompt, task: Task, texts: list[str], gold: torch.Tensor
+    ) -> None:
+        self.emit(Stage(f"loading {source.name}"))
+        model = source.load_model(job.device, job.dtype)
+        scorer = Scorer(model, source.tokenizer(), source.family, task.label_words, batch_size=job.batch_size)
+        self.cancel.check()
+        self.emit(Stage(f"scoring the source prompt on {source.name}", len(texts)))
+        scores = scorer.score(texts, prompt.encoder, events=self.emit, cancel=self.cancel)
+        metrics = classification_metrics(scores, gold)
+        self._add_row({"name": "source prompt", "kind": "source", "model": source.name, "examples": len(texts),
+                       **metrics.as_dict()})
+
+    def _retune(
+        self, job: Job, scorer: Scorer, task: Task, table: torch.Tensor, length: int, recycled: list, score: Any
+    ) -> None:
+        settings = TuningSettings(
+            steps=job.retune_steps, prompt_length=length,
+            learning_rate=job.retune_learning_rate, batch_size=job.batch_size, eval_every=job.retune_eval_every,
+            eval_size=job.retune_eval_size, seed=job.seed,
+        )
+        starts: list[tuple[str, SoftPrompt]] = []
+        if "scratch" in job.retune_from:
+            starts.append(("scratch", class_label_prompt(
+                table, scorer.tokenizer, task.label_words, settings.prompt_length, job.seed
+            )))
+        if "recycled" in job.retune_from and recycled:
+            self.emit(Stage("picking the best recycled prompt on dev"))
+            dev = {item.method: dev_accuracy(scorer, task, item.prompt.encoder, job.retune_eval_size, self.cancel)
+                   for item in recycled}
+            best = max(recycled, key=lambda item: dev[item.method])
+            self.emit(Log(f"re-tuning from {best.method} (dev accuracy {dev[best.method]:.3f})"))
+            starts.append((best.method, best.prompt))
+        results = {}
+        for name, start in starts:
+            series = f"re-tune: from {name}"
+            results[name] = tune(scorer, task, start, settings, series=series, events=self.emit, cancel=self.cancel)
+            write_prompt(results[name].prompt, self.folder.prompts / f"retuned-from-{name}", "peft")
+            self._add_row({
+                "name": f"re-tuned from {name}", "kind": "retuned", "start": name,
+                **score(f"the prompt re-tuned from {name}", results[name].prompt.encoder),
+                "best_step": results[name].best_step, "dev_accuracy": results[name].best_accuracy,
+            })
+        scratch = results.pop("scratch", None)
+        if scratch is not None and results:
+            name, head_start = next(iter(results.items()))
+            reached = head_start.steps_to_reach(scratch.best_accuracy)
+            self.report["head_start"] = {
+                "method": name, "scratch_best_step": scratch.best_step,
+                "scratch_best_dev_accuracy": scratch.best_accuracy, "recycled_steps_to_match": reached,
+                "steps_saved": None if reached is None else scratch.best_step - reached,
+            }
+
+
+def _mean(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return sum(present) / len(present) if present else None
+
+
+def _derive(report: dict[str, Any]) -> None:
+    """Fill each row's comparison to the best baseline and its share of the baseline-to-re-tuned gap."""
+    rows = report["rows"]
+    baseline = max((r["accuracy"] for r in rows if r["kind"] == "baseline"), default=None)
+    retuned = next((r["accuracy"] for r in rows if r["kind"] == "retuned" and r.get("start") == "scratch"), None)
+    report["best_baseline_accuracy"] = baseline
+    report["retuned_accuracy"] = retuned
+    for row in rows:
+        if row["kind"] != "recycled" or baseline is None:
+            continue
+        row["vs_best_baseline"] = row["accuracy"] - baseline
+        row["success"] = row["accuracy"] > baseline
+        gap = None if retuned is None else retuned - baseline
+        row["gap_closed"] = (row["accuracy"] - baseline) / gap if gap and gap > 0 else None
+    recycled = [r for r in rows if r["kind"] == "recycled"]
+    report["success_rate"] = (
+        sum(bool(r.get("success")) for r in recycled) / len(recycled) if recycled and baseline is not None else None
+    )

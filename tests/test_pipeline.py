@@ -1,0 +1,127 @@
+"""Tuning and the comparison pipeline on tiny models: rows, curves, the run folder, cancel, job files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core.events import Cancelled, CancelToken, Point, Result
+from recycler_gui.core.pipeline import Job, JobError, run
+from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.scoring import Scorer
+from recycler_gui.core.tasks import Example, Task
+from recycler_gui.core.tuning import TuningSettings, tune
+
+POSITIVE = ["great fun", "wonderful acting", "I loved this film", "brilliant cast", "a great night", "good story"]
+NEGATIVE = ["terrible film", "boring and dull", "I hated it", "awful plot", "bad actors", "painfully slow"]
+
+
+def _toy_task() -> Task:
+    examples = [Example(t, 1) for t in POSITIVE] + [Example(t, 0) for t in NEGATIVE]
+    return Task(
+        name="toy", template="Review: {text}\nSentiment:", label_words=(" negative", " positive"),
+        train=tuple(examples * 4), dev=tuple(examples), test=tuple(examples),
+    )
+
+
+def test_tuning_lowers_the_loss_and_keeps_the_best_prompt(tiny_t5: Path) -> None:
+    checkpoint = open_checkpoint(tiny_t5)
+    scorer = Scorer(checkpoint.load_model("cpu"), checkpoint.tokenizer(), checkpoint.family, (" negative", " positive"))
+    start = SoftPrompt(checkpoint.input_embeddings()[:6].clone())
+    points: list[Point] = []
+    settings = TuningSettings(steps=40, batch_size=8, eval_every=10, eval_size=12, learning_rate=0.3, bf16=False)
+    result = tune(scorer, _toy_task(), start, settings, series="toy", events=points.append)
+    assert sum(result.losses[-5:]) < 0.5 * sum(result.losses[:5])
+    assert [step for step, _ in result.curve] == [0, 10, 20, 30, 40]
+    assert [p.x for p in points if isinstance(p, Point) and p.series == "toy"] == [0, 10, 20, 30, 40]
+    assert result.best_accuracy == max(acc for _, acc in result.curve)
+    assert torch.equal(result.prompt.encoder, start.encoder) == (result.best_step == 0)
+
+
+def _task_file(folder: Path) -> Path:
+    path = folder / "reviews.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "stars", "split"])
+        for split in ("train", "dev", "test"):
+            for text in POSITIVE:
+                writer.writerow([text, "pos", split])
+            for text in NEGATIVE:
+                writer.writerow([text, "neg", split])
+    return path
+
+
+@pytest.fixture
+def job(tiny_llama: Path, tiny_gemma: Path, tmp_path: Path) -> Job:
+    prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source-prompt.safetensors", "safetensors")
+    return Job(
+        source=str(tiny_llama), target=str(tiny_gemma), prompt=str(prompt), task=str(_task_file(tmp_path)),
+        text_column="review", label_column="stars", label_words="neg=negative,pos=positive",
+        template="Review: {text}\nSentiment:", methods=["v2v-lin", "procrustes"], offset=0, num_words=None,
+        eval_size=8, batch_size=4, retune_steps=4, retune_eval_every=2, retune_eval_size=6, device="cpu",
+    )
+
+
+def test_a_full_run_reports_every_row_and_writes_the_run_folder(job: Job) -> None:
+    events: list[object] = []
+    report = run(job, events=events.append)
+    names = [row["name"] for row in report["rows"]]
+    assert names == [
+        "no-prompt", "random", "class-label", "v2v-lin", "procrustes", "re-tuned from scratch",
+        f"re-tuned from {report['head_start']['method']}", "source prompt",
+    ]
+    assert report["status"] == "finished"
+    assert report["task"]["label_words"] == [" negative", " positive"]
+    for row in report["rows"]:
+        assert 0 <= row["accuracy"] <= 1 and row["examples"] == 8
+    recycled = [row for row in report["rows"] if row["kind"] == "recycled"]
+    for row in recycled:
+        assert row["vs_best_baseline"] == pytest.approx(row["accuracy"] - report["best_baseline_accuracy"])
+        assert row["success"] == (row["accuracy"] > report["best_baseline_accuracy"])
+    assert "re-tune: from scratch" in report["curves"]
+    assert any(name.startswith("fit loss") for name in report["curves"])
+    assert sum(isinstance(e, Result) for e in events) == len(report["rows"])
+
+    folder = Path(report["path"])
+    on_disk = json.loads((folder / "report.json").read_text())
+    assert on_disk["rows"] == report["rows"]
+    assert (folder / "report.csv").read_text().splitlines()[0].startswith("name,kind,model,accuracy")
+    assert read_prompt(folder / "prompts" / "v2v-lin").dim == 32
+    assert json.loads((folder / "job.json").read_text())["methods"] == ["v2v-lin", "procrustes"]
+
+
+def test_a_cancelled_run_keeps_its_finished_rows(job: Job) -> None:
+    token = CancelToken()
+
+    def cancel_after_first_row(event: object) -> None:
+        if isinstance(event, Result):
+            token.cancel()
+
+    job.retune_steps = 0
+    with pytest.raises(Cancelled):
+        run(job, events=cancel_after_first_row, cancel=token)
+    from recycler_gui.core.runs import list_runs
+
+    stored = list_runs()[0]
+    report = json.loads((Path(stored["path"]) / "report.json").read_text())
+    assert report["status"] == "cancelled"
+    assert [row["name"] for row in report["rows"]] == ["no-prompt"]
+
+
+def test_job_files_in_json_and_toml(job: Job, tmp_path: Path) -> None:
+    (tmp_path / "job.json").write_text(json.dumps(job.as_dict()))
+    assert Job.from_file(tmp_path / "job.json") == job
+    (tmp_path / "job.toml").write_text(f'source = "{job.source}"\ntarget = "{job.target}"\nprompt = "{job.prompt}"\n'
+                                       "eval_size = 50\nmethods = [\"ridge\"]\n")
+    loaded = Job.from_file(tmp_path / "job.toml")
+    assert (loaded.eval_size, loaded.methods, loaded.task) == (50, ["ridge"], "movie-reviews")
+    (tmp_path / "bad.toml").write_text("source = \n")
+    with pytest.raises(Exception, match="cannot be parsed"):
+        Job.from_file(tmp_path / "bad.toml")
+    with pytest.raises(JobError, match="unknown job settings: colour"):
+        Job.from_dict({**job.as_dict(), "colour": "red"})

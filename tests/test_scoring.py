@@ -1,0 +1,87 @@
+"""Rank classification: the fast scorer equals the slow reference, prompts matter, metrics are right."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core.scoring import LabelWordError, Scorer, classification_metrics
+
+TEXTS = [
+    "Review: the movie was great\nSentiment:",
+    "Review: a terrible boring film with bad actors and a dull story that never seems to end\nSentiment:",
+    "Review: I loved it\nSentiment:",
+    "Review: slow\nSentiment:",
+    "Review: beautifully shot, warmly acted and surprisingly wise about love\nSentiment:",
+]
+ONE_TOKEN = (" negative", " positive")
+SEVERAL_TOKENS = (" terrible film", " great night at the cinema", " so")
+
+
+def _scorer(folder: Path, labels: tuple[str, ...], batch_size: int = 2) -> Scorer:
+    checkpoint = open_checkpoint(folder)
+    model = checkpoint.load_model("cpu")
+    return Scorer(model, checkpoint.tokenizer(), checkpoint.family, labels, batch_size=batch_size)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_llama", "tiny_gemma", "tiny_t5"])
+@pytest.mark.parametrize("labels", [ONE_TOKEN, SEVERAL_TOKENS], ids=["one-token", "multi-token"])
+@pytest.mark.parametrize("with_prompt", [False, True], ids=["no-prompt", "prompt"])
+def test_fast_scores_equal_the_slow_reference(
+    request: pytest.FixtureRequest, fixture: str, labels: tuple[str, ...], with_prompt: bool
+) -> None:
+    scorer = _scorer(request.getfixturevalue(fixture), labels)
+    assert scorer.single_token == (labels == ONE_TOKEN)
+    generator = torch.Generator().manual_seed(0)
+    prompt = torch.randn(4, scorer.embed.weight.shape[1], generator=generator) if with_prompt else None
+    torch.testing.assert_close(scorer.score(TEXTS, prompt), scorer.reference_scores(TEXTS, prompt), rtol=0, atol=1e-4)
+
+
+def test_length_normalisation_divides_by_label_length(tiny_llama: Path) -> None:
+    summed = _scorer(tiny_llama, SEVERAL_TOKENS)
+    normalised = _scorer(tiny_llama, SEVERAL_TOKENS)
+    normalised.normalise = True
+    lengths = torch.tensor([len(ids) for ids in summed.label_ids], dtype=torch.float32)
+    torch.testing.assert_close(normalised.score(TEXTS), summed.score(TEXTS) / lengths, rtol=1e-5, atol=1e-5)
+
+
+def test_batch_size_does_not_change_scores(tiny_gemma: Path) -> None:
+    one = _scorer(tiny_gemma, ONE_TOKEN, batch_size=1).score(TEXTS)
+    many = _scorer(tiny_gemma, ONE_TOKEN, batch_size=5).score(TEXTS)
+    torch.testing.assert_close(one, many, rtol=0, atol=1e-5)
+
+
+def test_a_prompt_changes_predictions(tiny_llama: Path) -> None:
+    scorer = _scorer(tiny_llama, ONE_TOKEN)
+    plain = scorer.score(TEXTS)
+    # a prompt made of many copies of the " positive" token's embedding pushes every answer towards positive
+    positive = scorer.embed.weight[scorer.label_ids[1][0]].detach()
+    prompted = scorer.score(TEXTS, positive.expand(12, -1) * 8)
+    assert not torch.allclose(plain, prompted)
+    assert (prompted[:, 1] - prompted[:, 0]).mean() != pytest.approx(float((plain[:, 1] - plain[:, 0]).mean()))
+
+
+def test_label_words_that_collide_or_vanish(tiny_llama: Path) -> None:
+    with pytest.raises(LabelWordError, match="give the same tokens"):
+        _scorer(tiny_llama, (" good", " good"))
+    with pytest.raises(LabelWordError, match="gives no tokens"):
+        _scorer(tiny_llama, ("", " good"))
+
+
+def test_metrics_on_a_known_case() -> None:
+    scores = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7], [0.45, 0.55]]).log()
+    gold = torch.tensor([0, 1, 1, 1, 0])
+    metrics = classification_metrics(scores, gold)
+    assert metrics.accuracy == pytest.approx(3 / 5)
+    assert metrics.confusion == [[1, 1], [1, 2]]
+    assert metrics.macro_f1 == pytest.approx((0.5 + 2 / 3) / 2)
+    # positives' P(positive) = 0.8, 0.4, 0.7; negatives' = 0.1, 0.55: 5 of 6 pairs ranked right
+    assert metrics.auc == pytest.approx(5 / 6)
+
+
+def test_auc_is_absent_for_three_classes_or_one_class() -> None:
+    assert classification_metrics(torch.randn(4, 3), torch.tensor([0, 1, 2, 0])).auc is None
+    assert classification_metrics(torch.randn(3, 2), torch.tensor([1, 1, 1])).auc is None
