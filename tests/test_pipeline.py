@@ -125,3 +125,53 @@ def test_job_files_in_json_and_toml(job: Job, tmp_path: Path) -> None:
         Job.from_file(tmp_path / "bad.toml")
     with pytest.raises(JobError, match="unknown job settings: colour"):
         Job.from_dict({**job.as_dict(), "colour": "red"})
+
+
+def test_cli_compare_then_runs_show_and_delete(job: Job, capsys: pytest.CaptureFixture[str]) -> None:
+    from recycler_gui.cli import main
+
+    args = [
+        "compare", "--source", job.source, "--target", job.target, "--prompt", job.prompt, "--task", job.task,
+        "--text-column", "review", "--label-column", "stars", "--label-words", "neg=negative,pos=positive",
+        "--method", "ridge", "--baseline", "no-prompt", "--eval-size", "6", "--offset", "0", "--device", "cpu",
+        "--no-source",
+    ]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "ridge" in out and "no-prompt" in out and "recycled successfully" in out
+    assert main(["runs", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    run_id = runs[0]["id"]
+    assert runs[0]["status"] == "finished" and runs[0]["rows"] == 2
+    assert main(["runs", "--show", run_id]) == 0
+    assert "ridge" in capsys.readouterr().out
+    assert main(["runs", "--delete", run_id]) == 0
+    capsys.readouterr()
+    assert main(["runs", "--show", run_id]) == 2
+    assert "no stored run" in capsys.readouterr().err
+
+
+def test_cli_compare_needs_the_three_inputs(capsys: pytest.CaptureFixture[str]) -> None:
+    from recycler_gui.cli import main
+
+    assert main(["compare", "--source", "x"]) == 2
+    assert "no --target, --prompt given" in capsys.readouterr().err
+
+
+def test_cli_tune_writes_the_prompt_and_a_record(
+    tiny_t5: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recycler_gui.cli import main
+
+    task = _task_file(tmp_path)
+    code = main([
+        "tune", "--model", str(tiny_t5), "--task", str(task), "--text-column", "review", "--label-column", "stars",
+        "--label-words", "neg=negative,pos=positive", "--steps", "4", "--eval-every", "2", "--eval-size", "6",
+        "--test-size", "6", "--prompt-length", "3", "--out", str(tmp_path / "tuned"), "--device", "cpu", "--json",
+    ])
+    assert code == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [step for step, _ in record["curve"]] == [0, 2, 4]
+    assert record["test_examples"] == 6 and 0 <= record["test_accuracy"] <= 1
+    tuned = read_prompt(tmp_path / "tuned")
+    assert tuned.num_tokens == 3 and tuned.meta.source_model == str(tiny_t5)

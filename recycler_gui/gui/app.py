@@ -121,7 +121,7 @@ class MainWindow(QMainWindow):
 
     def inspect(self, path: str) -> None:
         """Describe ``path`` in a worker thread and show the result."""
-        from ..cli import describe_path
+        from ..core.describe import describe_path
 
         self.settings.setValue("paths/last_dir", str(Path(path).parent))
         self.status.setText(f"Reading {path} …")
@@ -132,10 +132,10 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _show_description(self, info: dict[str, Any]) -> None:
-        from ..cli import format_fields
+        from ..core.describe import format_description
 
         self.status.setText(f"{info['kind'].capitalize()}: {info.get('path')}")
-        self.details.setPlainText(format_fields(info))
+        self.details.setPlainText(format_description(info))
 
     @Slot(object)
     def _show_failure(self, error: Exception) -> None:

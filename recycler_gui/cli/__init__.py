@@ -1,0 +1,68 @@
+"""``prompt-recycler``: the command-line shell over the engine.
+
+Every user error prints one line and exits with code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .. import __version__
+from ..core.errors import RecyclerError
+from ..core.events import Cancelled
+from . import data, evaluate, inspect, recycle
+from .common import EXIT_CANCELLED, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (also used by the console script)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USER_ERROR
+    try:
+        return int(args.handler(args) or 0)
+    except Cancelled:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except RecyclerError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("cancelled", file=sys.stderr)
+        return EXIT_CANCELLED
+    except MemoryError:
+        print("error: out of memory. Use a smaller --eval-size or --batch-size, or a smaller model.", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except Exception as error:
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"internal error: {type(error).__name__}: {error} (this is a bug in Prompt Recycler; rerun with "
+                "--debug for the traceback and report it)",
+                file=sys.stderr,
+            )
+        return EXIT_INTERNAL_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    parser = argparse.ArgumentParser(
+        prog="prompt-recycler",
+        description="Carry a trained soft prompt from one language model to another without re-training it.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for module in (recycle, evaluate, inspect, data):
+        module.register(commands, common)
+    return parser

@@ -1,0 +1,7 @@
+"""``python -m recycler_gui.cli``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

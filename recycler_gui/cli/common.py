@@ -1,0 +1,99 @@
+"""What every command shares: how subcommands are declared, exit codes, and terminal output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from ..core.events import Event, Log, Point, Progress, Result, Stage
+
+EXIT_USER_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+EXIT_CANCELLED = 130
+
+
+def add_command(
+    commands: Any, name: str, parents: argparse.ArgumentParser | Sequence[argparse.ArgumentParser],
+    handler: Callable[[argparse.Namespace], int], summary: str, description: str, epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """Declare subcommand ``name`` that runs ``handler(args)``, with the options of ``parents``."""
+    parents = [parents] if isinstance(parents, argparse.ArgumentParser) else list(parents)
+    command = commands.add_parser(
+        name, parents=parents, help=summary, description=f"{summary[0].upper()}{summary[1:]}. {description}",
+        epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.set_defaults(handler=handler)
+    return command
+
+
+def num_words(text: str) -> int | None:
+    """``--num-words``: a positive number or ``all``."""
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be a positive number or 'all'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a positive number or 'all'")
+    return value
+
+
+class TerminalEvents:
+    """Engine events as terminal lines on stderr: stages, a progress bar with ETA on a terminal, logs, results."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.live = self.stream.isatty()
+        self.stage: Stage | None = None
+        self.started = time.monotonic()
+        self.bar_drawn = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Stage):
+            self._end_bar()
+            self.stage, self.started = event, time.monotonic()
+            self._line(f"» {event.name}")
+        elif isinstance(event, Progress):
+            self._bar(event.done)
+        elif isinstance(event, Log):
+            self._end_bar()
+            self._line(f"  {event.text}")
+        elif isinstance(event, Result):
+            self._end_bar()
+            row = event.row
+            self._line(f"  = {row['name']}: accuracy {100 * row['accuracy']:.1f}% on {row.get('model', '?')}")
+        elif isinstance(event, Point) and not event.series.startswith("fit loss"):
+            self._end_bar()
+            self._line(f"  {event.series}: step {event.x:g}, dev accuracy {100 * event.y:.1f}%")
+
+    def _line(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+    def _bar(self, done: int) -> None:
+        total = self.stage.total if self.stage else None
+        if not self.live or not total:
+            return
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / done * (total - done) if done else 0.0
+        filled = int(30 * done / total)
+        self.stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  ETA {eta:4.0f} s ")
+        self.stream.flush()
+        self.bar_drawn = True
+
+    def _end_bar(self) -> None:
+        if self.bar_drawn:
+            self.stream.write("\n")
+            self.bar_drawn = False
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A plain text table with columns padded to their widest cell."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+    lines = ["  ".join(f"{cell:<{width}}" for cell, width in zip(headers, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(f"{cell!s:<{width}}" for cell, width in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)

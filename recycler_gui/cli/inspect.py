@@ -1,0 +1,67 @@
+"""``inspect`` (a prompt file or a checkpoint) and ``doctor`` (the installation)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .common import EXIT_USER_ERROR, add_command
+
+INSPECT_KEYS = """\
+JSON keys for a prompt:
+  kind ("prompt"), path, format (peft|npy|safetensors|pt), key (tensor used), num_tokens (rows per half),
+  dim (row width), halves (1, or 2 for seq2seq adapters with decoder rows), rows (num_tokens * halves),
+  task_type (PEFT task type or null), source_model, task, init (null when the file does not say),
+  row_norm_mean, row_norm_max
+JSON keys for a checkpoint:
+  kind ("checkpoint"), reference (as given), path (local folder read), read_from (folder|hf-cache|gguf),
+  family (decoder-only|encoder-decoder), architecture, model_type, hidden_size, vocab_size,
+  embedding_scale (factor the embedding layer applies, e.g. sqrt(hidden) for Gemma), tied_embeddings, parameters
+
+"""
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    inspect = add_command(
+        commands, "inspect", common, _cmd_inspect,
+        "describe a prompt file or a model checkpoint",
+        "PATH may be a prompt (PEFT adapter folder, .npy, safetensors, .pt) or a checkpoint (model folder, .gguf "
+        "file, or a model id in the local Hugging Face cache).",
+        epilog=INSPECT_KEYS,
+    )
+    inspect.add_argument("path", metavar="PATH")
+    inspect.add_argument("--key", help="tensor to use when a safetensors / .pt file holds several")
+    inspect.add_argument("--json", action="store_true", help="print one JSON object (keys below)")
+
+    doctor = add_command(
+        commands, "doctor", common, _cmd_doctor,
+        "check the installation: versions, devices, Qt, folders",
+        "Prints what Prompt Recycler finds on this machine and exits non-zero when something it needs is missing.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from ..core.describe import describe_path, format_description
+
+    info = describe_path(args.path, args.key)
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        print(format_description(info))
+    return 0
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from ..doctor import run_checks
+
+    report = run_checks()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for check in report["checks"]:
+            mark = "ok " if check["ok"] else "ERR"
+            print(f"[{mark}] {check['name']}: {check['detail']}")
+        print("all good" if report["ok"] else "some checks failed: see the lines marked ERR")
+    return 0 if report["ok"] else EXIT_USER_ERROR

@@ -1,0 +1,102 @@
+"""``recycle``: map a soft prompt from a source model to a target model with any set of recyclers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..core.checkpoints import ENCODER_DECODER
+from ..core.prompts import FORMATS
+from ..core.recyclers import NORM_MODES, RECYCLERS
+from .common import TerminalEvents, add_command, num_words
+
+RECYCLE_EPILOG = """\
+methods:
+  v2v-lin     least-squares linear map fitted on word vectors (paper)
+  v2v-nn      two-layer MLP fitted on word vectors (paper)
+  lin-comb    the prompt as a mix of source words, the same mix of target words (paper)
+  ridge       centred ridge map, ridge picked on held-out words, rows at the target's norm (ours)
+  procrustes  orthogonal map between centred, scaled spaces (ours)
+  relative    match cosine similarities to shared anchor words, PTfer-style (ours)
+
+JSON summary (--json): source, target, vocabulary {same_tokenizer, shared_tokens, shared_words, used_words, offset,
+num_words}, methods [{method, fit_seconds, fit_loss, cached, output, row_norm_mean}]
+"""
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    recycle = add_command(
+        commands, "recycle", common, _cmd_recycle,
+        "recycle a soft prompt from a source model to a target model",
+        "Fits each recycler on word vectors the two models share (no task data, no training of the target) and "
+        "writes one recycled prompt per method into --out, named after the method.",
+        epilog=RECYCLE_EPILOG,
+    )
+    recycle.add_argument("--source", required=True, help="model the prompt was trained on (folder, .gguf or HF id)")
+    recycle.add_argument("--target", required=True, help="model to recycle the prompt to (folder, .gguf or HF id)")
+    recycle.add_argument("--prompt", required=True, help="the prompt file or PEFT adapter folder")
+    recycle.add_argument("--key", help="tensor to use when the prompt file holds several")
+    recycle.add_argument(
+        "--method", action="append", metavar="NAME",
+        help=f"recycler to use, repeatable: {', '.join(RECYCLERS)}, or all (default: all)",
+    )
+    recycle.add_argument("--out", required=True, type=Path, help="folder for the recycled prompts")
+    recycle.add_argument("--format", choices=FORMATS, default="peft", help="output format (default: peft)")
+    recycle.add_argument("--offset", type=int, default=1000, help="skip this many most frequent shared words")
+    recycle.add_argument(
+        "--num-words", type=num_words, default=4000, help="fit on this many shared words, or all (default 4000)"
+    )
+    recycle.add_argument("--norm", choices=NORM_MODES, help="override every method's row-length rule")
+    recycle.add_argument("--seed", type=int, default=0, help="seed for fitting (default 0)")
+    recycle.add_argument("--no-cache", action="store_true", help="fit again even when a fitted recycler is cached")
+    recycle.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+
+
+def _cmd_recycle(args: argparse.Namespace) -> int:
+    from ..core.checkpoints import open_checkpoint
+    from ..core.prompts import PeftTarget, read_prompt, write_prompt
+    from ..core.recycling import check_prompt_fits_source, recycle, resolve_methods
+    from ..core.vocab import VocabSettings
+
+    methods = resolve_methods(args.method or ["all"])
+    prompt = read_prompt(args.prompt, key=args.key)
+    source, target = open_checkpoint(args.source), open_checkpoint(args.target)
+    check_prompt_fits_source(prompt, source)
+    params = {method: {"norm": args.norm} for method in methods} if args.norm else None
+    result = recycle(
+        source, target, prompt, methods,
+        vocabulary=VocabSettings(args.offset, args.num_words), seed=args.seed, params=params,
+        use_cache=not args.no_cache, events=TerminalEvents(),
+    )
+    peft_target = PeftTarget(
+        base_model=target.reference,
+        task_type="SEQ_2_SEQ_LM" if target.family == ENCODER_DECODER else "CAUSAL_LM",
+    )
+    rows = []
+    for item in result.recycled:
+        name = item.method if args.format == "peft" else f"{item.method}.{args.format}"
+        path = write_prompt(
+            item.prompt, args.out / name, args.format,
+            inputs=[args.prompt, source.path, target.path], peft_target=peft_target,
+        )
+        rows.append({
+            "method": item.method, "fit_seconds": round(item.fit_seconds, 4), "fit_loss": item.fit_loss,
+            "cached": item.cached, "output": str(path),
+            "row_norm_mean": round(float(item.prompt.encoder.norm(dim=1).mean()), 6),
+        })
+    if args.json:
+        summary = {
+            "source": source.reference, "target": target.reference, "vocabulary": result.vocabulary.as_dict(),
+            "methods": rows,
+        }
+        print(json.dumps(summary, indent=2))
+    else:
+        print(result.vocabulary.summary())
+        width = max(len(row["method"]) for row in rows)
+        for row in rows:
+            loss = "-" if row["fit_loss"] is None else f"{row['fit_loss']:.4g}"
+            how = "cached" if row["cached"] else f"{row['fit_seconds']:.2f} s"
+            print(f"{row['method']:<{width}}  fit {how:>8}  loss {loss:>10}  -> {row['output']}")
+    return 0
