@@ -16,12 +16,14 @@ import tiny_models
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep the tests' cache, data and settings out of the user's real folders."""
-    root = tmp_path_factory.getbasetemp() / "user"
-    monkeypatch.setenv("PROMPT_RECYCLER_CACHE", str(root / "cache"))
-    monkeypatch.setenv("PROMPT_RECYCLER_DATA", str(root / "data"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "config"))
+def _isolated_user_dirs(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keep the tests' files out of the user's folders: run history and settings per test, the cache (converted
+    models, fitted recyclers) shared by the session."""
+    monkeypatch.setenv("PROMPT_RECYCLER_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("PROMPT_RECYCLER_DATA", str(tmp_path / "user-data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
 
 
 @pytest.fixture(scope="session")

@@ -1,43 +1,185 @@
-"""The window opens, inspects in the background, shows errors as dialogs, and closes cleanly."""
+"""The window, driven as a person would: fill the inputs, click Run, watch rows and plots, cancel, export, reopen."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 import torch
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from recycler_gui.core.prompts import SoftPrompt, write_prompt
-from recycler_gui.gui.app import MainWindow
+from recycler_gui.core.events import Result
+from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.runs import list_runs, open_run
+from recycler_gui.gui.main_window import MainWindow
+
+POSITIVE = ["great fun", "wonderful acting", "I loved this film", "brilliant cast", "a great night", "good story"]
+NEGATIVE = ["terrible film", "boring and dull", "I hated it", "awful plot", "bad actors", "painfully slow"]
 
 
 @pytest.fixture
-def window(qtbot) -> MainWindow:
-    window = MainWindow()
+def window(qtbot, tmp_path: Path) -> MainWindow:
+    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     window.show()
     return window
 
 
-def test_inspecting_a_prompt_shows_its_summary(window: MainWindow, qtbot, tmp_path: Path) -> None:
-    path = write_prompt(SoftPrompt(torch.ones(7, 16)), tmp_path / "p.safetensors", "safetensors")
-    window.inspect(str(path))
-    qtbot.waitUntil(lambda: "num tokens: 7" in window.details.toPlainText(), timeout=10_000)
-    assert "dim: 16" in window.details.toPlainText()
-
-
-def test_a_bad_file_shows_a_dialog_not_a_crash(
-    window: MainWindow, qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Texts of warning and error dialogs, instead of showing them."""
     shown: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
-    (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY broken")
-    window.inspect(str(tmp_path / "bad.npy"))
-    qtbot.waitUntil(lambda: bool(shown), timeout=10_000)
-    assert "cannot be read" in shown[0]
-    assert window.status.text() == "Could not read that."
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
+    return shown
 
 
-def test_window_closes_cleanly(window: MainWindow) -> None:
-    assert window.close()
+def _task_file(folder: Path) -> Path:
+    path = folder / "reviews.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "stars", "split"])
+        for split in ("train", "dev", "test"):
+            writer.writerows([[text, "pos", split] for text in POSITIVE] + [[t, "neg", split] for t in NEGATIVE])
+    return path
+
+
+def _fill(window: MainWindow, source: Path, target: Path, prompt: Path, task: Path, retune_steps: int = 4) -> None:
+    inputs = window.inputs
+    inputs.source.picker.set_path(str(source))
+    inputs.target.picker.set_path(str(target))
+    inputs.prompt.picker.set_path(str(prompt))
+    inputs.task.kind.setCurrentIndex(1)
+    inputs.task.file.set_path(str(task))
+    inputs.task.text_column.setText("review")
+    inputs.task.label_column.setText("stars")
+    inputs.task.label_words.setText("neg=negative,pos=positive")
+    inputs.task.template.setText("Review: {text}\\nSentiment:")
+    for name, check in inputs.method_checks.items():
+        check.setChecked(name in ("v2v-lin", "v2v-nn", "ridge"))
+    inputs.method_params["v2v-nn"].setValue(3)
+    inputs.retune_steps.setValue(retune_steps)
+    inputs.eval_size.setValue(8)
+    inputs.batch_size.setValue(4)
+    inputs.offset.setValue(0)
+    inputs.num_words.setValue(0)
+    inputs.device.setCurrentText("cpu")
+
+
+def _prompt(folder: Path, width: int = 48) -> Path:
+    return write_prompt(SoftPrompt(torch.randn(4, width)), folder / "source-prompt.safetensors", "safetensors")
+
+
+def _run_and_wait(window: MainWindow, qtbot) -> None:
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    assert window.running
+    qtbot.waitUntil(lambda: not window.running, timeout=180_000)
+
+
+def test_a_full_run_by_clicks_fills_the_table_and_every_plot(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
+) -> None:
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path))
+    _run_and_wait(window, qtbot)
+    assert dialogs == []
+    names = [row["name"] for row in window.table.rows()]
+    assert {"no-prompt", "random", "class-label", "v2v-lin", "v2v-nn", "ridge", "re-tuned from scratch",
+            "source prompt"} <= set(names)
+    counts = window.plots.point_counts()
+    assert counts["accuracy"] == len(names)
+    assert counts["retuning"] > 0 and counts["fit_loss"] > 0
+    assert window.report["status"] == "finished"
+    assert "UI event-loop delay during the run" in window.log.toPlainText()
+    assert window.last_lag is not None and window.last_lag["samples"] > 0
+    assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
+
+
+def test_export_writes_files_the_engine_reads_back(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path), retune_steps=0)
+    _run_and_wait(window, qtbot)
+    model = window.table.model()
+    row = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == "ridge")
+    window.table.selectRow(row)
+    assert window.table.selected_row()["name"] == "ridge"
+    for fmt, name in (("NumPy array (*.npy)", "ridge.npy"), ("PEFT adapter folder (*)", "ridge-adapter")):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, f=fmt, n=name: (str(tmp_path / n), f))
+        window.export_prompt()
+        exported = read_prompt(tmp_path / name)
+        assert exported.dim == 32
+    window.export_report_to(tmp_path / "report.csv")
+    assert "ridge" in (tmp_path / "report.csv").read_text()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path / "plots"))
+    (tmp_path / "plots").mkdir()
+    window.export_plots()
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accuracy.png", "fit-loss.png", "retuning.png"]
+
+
+def test_cancel_mid_run_keeps_the_finished_rows(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path
+) -> None:
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path))
+
+    def cancel_on_first_row(event: object) -> None:
+        if isinstance(event, Result) and window.running:
+            window.cancel_button.click()
+
+    window.run_button.click()
+    window.current.worker.event.connect(cancel_on_first_row)
+    qtbot.waitUntil(lambda: not window.running, timeout=180_000)
+    assert window.report["status"] == "cancelled"
+    assert 1 <= len(window.table.rows()) < 5
+    assert window.stage.text().startswith("Cancelled")
+    stored = open_run(window.report["run_id"]).load_report()
+    assert stored["status"] == "cancelled" and len(stored["rows"]) == len(window.table.rows())
+
+
+def test_a_wrong_prompt_file_shows_a_dialog(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
+) -> None:
+    broken = tmp_path / "prompt.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    _fill(window, tiny_llama, tiny_gemma, broken, _task_file(tmp_path))
+    _run_and_wait(window, qtbot)
+    assert len(dialogs) == 1 and "cannot be read" in dialogs[0]
+    assert window.stage.text() == "Failed."
+
+
+def test_a_mismatched_source_is_flagged_and_refused(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
+) -> None:
+    _fill(window, tiny_gemma, tiny_llama, _prompt(tmp_path, width=48), _task_file(tmp_path))
+    qtbot.waitUntil(lambda: window.inputs.prompt.warning.isVisibleTo(window), timeout=20_000)
+    assert "48 wide" in window.inputs.prompt.warning.text()
+    _run_and_wait(window, qtbot)
+    assert len(dialogs) == 1 and "The prompt's rows are 48 wide but the source model" in dialogs[0]
+
+
+def test_missing_inputs_are_named_before_anything_runs(window: MainWindow, dialogs: list[str]) -> None:
+    window.inputs.source.picker.set_path("")
+    window.start_run()
+    assert not window.running
+    assert dialogs and dialogs[0].startswith("No source model chosen")
+
+
+def test_history_reopens_a_run_and_the_inputs_are_remembered(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path
+) -> None:
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path), retune_steps=0)
+    _run_and_wait(window, qtbot)
+    run_id = window.report["run_id"]
+    window.table.clear()
+    window.plots.clear()
+    window.show_report(open_run(run_id).load_report())
+    assert {row["name"] for row in window.table.rows()} >= {"v2v-lin", "ridge"}
+    assert window.plots.point_counts()["accuracy"] == len(window.table.rows())
+    assert any(run["id"] == run_id for run in list_runs())
+
+    again = MainWindow(window.settings)
+    qtbot.addWidget(again)
+    assert again.inputs.source.reference() == str(tiny_llama)
+    assert again.inputs.eval_size.value() == 8
+    assert [n for n, c in again.inputs.method_checks.items() if c.isChecked()] == ["v2v-lin", "v2v-nn", "ridge"]

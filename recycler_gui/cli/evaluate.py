@@ -14,7 +14,7 @@ from ..core.events import Stage
 from ..core.pipeline import RETUNE_STARTS, Job
 from ..core.prompts import FORMATS
 from ..core.recyclers import RECYCLERS
-from .common import TerminalEvents, add_command, format_table, num_words
+from .common import EXIT_CANCELLED, TerminalEvents, add_command, format_table, num_words
 
 COMPARE_EPILOG = """\
 A job file (--job, JSON or TOML) holds the same settings by their long names with underscores (source, target,
@@ -137,6 +137,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(report_table(report))
+    if report["status"] == "cancelled":
+        print("cancelled: the rows above finished and are stored", file=sys.stderr)
+        return EXIT_CANCELLED
     return 0
 
 

@@ -55,6 +55,7 @@ class Job:
     label_words: str | list[str] | None = None
     template: str | None = None
     methods: list[str] = field(default_factory=lambda: ["all"])
+    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     baselines: list[str] = field(default_factory=lambda: ["all"])
     offset: int = 1000
     num_words: int | None = 4000
@@ -107,7 +108,10 @@ class Job:
 
 
 def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> dict[str, Any]:
-    """Run the comparison; returns the report (also written to the run folder)."""
+    """Run the comparison; returns the report, also written to the run folder as it grows.
+
+    A cancelled run returns its report too, with ``status`` "cancelled" and the rows that finished.
+    """
     return _Run(job, events, cancel or CancelToken()).execute()
 
 
@@ -138,6 +142,7 @@ class _Run:
         )
         self.folder = RunFolder.create(job.as_dict())
         self.report.update(run_id=self.folder.run_id, path=str(self.folder.path), task=task.describe())
+        self.emit(Log(f"this run is stored in {self.folder.path}"))
         started = time.perf_counter()
         try:
             self._compare(job, source, target, prompt, task, methods, baselines)
@@ -145,7 +150,6 @@ class _Run:
         except Cancelled:
             self.report["status"] = "cancelled"
             self.emit(Log("cancelled: the finished rows are kept"))
-            raise
         except Exception as error:
             self.report["status"] = f"failed: {error}"
             raise
@@ -172,7 +176,7 @@ class _Run:
     ) -> None:
         recycled = recycle(
             source, target, prompt, methods, vocabulary=VocabSettings(job.offset, job.num_words), seed=job.seed,
-            events=self.emit, cancel=self.cancel,
+            params=job.method_params, events=self.emit, cancel=self.cancel,
         )
         self.report["vocabulary"] = recycled.vocabulary.as_dict()
         peft_target = PeftTarget(

@@ -88,7 +88,10 @@ def list_runs() -> list[dict[str, Any]]:
             report = json.loads((path / "report.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             report = {"status": "no report", "rows": []}
-        job = json.loads((path / "job.json").read_text(encoding="utf-8"))
+        try:
+            job = json.loads((path / "job.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not a run we can describe; it stays on disk untouched
         runs.append({"id": path.name, "path": str(path), "status": report.get("status"), "job": job,
                      "rows": len(report.get("rows", []))})
     return runs

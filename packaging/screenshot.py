@@ -1,0 +1,68 @@
+"""Take a screenshot of the window after a comparison, in a real window (run it under Xvfb on a headless machine).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python packaging/screenshot.py --job JOB.json --out docs/screenshot.png
+    xvfb-run -a -s "-screen 0 1600x1000x24" python packaging/screenshot.py --run RUN_ID --out docs/screenshot.png
+
+``--job`` fills the inputs from a job file and clicks Run; ``--run`` reopens a stored run (see `prompt-recycler
+runs`). The picture is taken once the run has finished and the window has settled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from recycler_gui.core.pipeline import Job
+from recycler_gui.core.runs import open_run
+from recycler_gui.gui.main_window import MainWindow
+from recycler_gui.gui.resources import app_icon
+
+
+def settle(milliseconds: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(milliseconds, loop.quit)
+    loop.exec()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--job", type=Path, help="a job file to run")
+    source.add_argument("--run", help="a stored run to reopen")
+    parser.add_argument("--out", type=Path, default=Path("docs/screenshot.png"))
+    parser.add_argument("--size", default="1600x1000", help="window size, WIDTHxHEIGHT")
+    args = parser.parse_args()
+
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.splitter.setSizes([430, width - 430])
+    window.show()
+    if args.job:
+        window.inputs.set_job(Job.from_file(args.job))
+        settle(2000)
+        window.start_run()
+        while window.running:
+            settle(500)
+    else:
+        report = open_run(args.run).load_report()
+        window.inputs.set_job(Job.from_dict(report["job"]))
+        window.show_report(report)
+    settle(3000)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(args.out))
+    print(json.dumps({"screenshot": str(args.out), "status": (window.report or {}).get("status"),
+                      "ui_delay": window.last_lag}))
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

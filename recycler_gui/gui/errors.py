@@ -1,0 +1,47 @@
+"""Errors in the window: user errors as dialogs naming the fix; bugs as a dialog plus a traceback in the user log."""
+
+from __future__ import annotations
+
+import traceback
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from .. import __version__
+from ..core.errors import RecyclerError
+from ..core.storage import data_dir
+
+APP_TITLE = "Prompt Recycler"
+
+
+def show_error(parent: QWidget | None, error: BaseException) -> None:
+    """A dialog for an error: user errors name the fix; anything else is logged as a bug report."""
+    if isinstance(error, RecyclerError):
+        text = str(error)
+        QMessageBox.warning(parent, APP_TITLE, text[:1].upper() + text[1:])
+        return
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        QMessageBox.warning(
+            parent, APP_TITLE,
+            "Out of memory. Lower the batch size or the evaluation size, choose bfloat16 weights, or run on the CPU.",
+        )
+        return
+    log = write_crash_log(error)
+    QMessageBox.critical(
+        parent,
+        APP_TITLE,
+        f"Something went wrong inside Prompt Recycler: {type(error).__name__}: {error}\n\n"
+        f"The details were saved to {log}. Please report them.",
+    )
+
+
+def write_crash_log(error: BaseException) -> Path:
+    """Append the traceback of ``error`` to the user log folder and return the log's path."""
+    folder = data_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "errors.log"
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"--- {datetime.now().isoformat(timespec='seconds')} {APP_TITLE} {__version__}\n{text}\n")
+    return log

@@ -1,0 +1,517 @@
+"""The left-hand side of the window: everything a comparison job needs, with live summaries of what was picked.
+
+Reading a model or a prompt to summarise it runs on the thread pool (a GGUF file is converted on first use); the
+widgets only show results. ``InputsPanel.job()`` builds the same ``Job`` the CLI builds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, QThreadPool, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..core.baselines import BASELINES
+from ..core.pipeline import Job, JobError
+from ..core.recyclers import NORM_MODES, RECYCLERS
+from .worker import run_in_background
+
+MOVIE_REVIEWS = "movie-reviews"
+# Each method's main parameter in the GUI: (parameter, kind, default shown).
+METHOD_PARAMETERS: dict[str, tuple[str, str]] = {
+    "v2v-lin": ("norm", "norm"),
+    "v2v-nn": ("epochs", "int"),
+    "lin-comb": ("norm", "norm"),
+    "ridge": ("norm", "norm"),
+    "procrustes": ("norm", "norm"),
+    "relative": ("steps", "int"),
+}
+WARNING_STYLE = "color: #c0392b;"
+
+
+def _summary_label() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet("color: palette(mid);")
+    return label
+
+
+class PathPicker(QWidget):
+    """A path field with a Browse menu; emits ``changed`` with the path when it is set or edited."""
+
+    changed = Signal(str)
+
+    def __init__(self, placeholder: str, settings: QSettings, key: str) -> None:
+        super().__init__()
+        self.settings, self.key = settings, key
+        self.edit = QLineEdit(placeholderText=placeholder)
+        self.edit.editingFinished.connect(lambda: self.changed.emit(self.path()))
+        self.browse = QToolButton(text="Browse…")
+        self.browse.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.menu = QMenu(self)
+        self.browse.setMenu(self.menu)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.edit, 1)
+        layout.addWidget(self.browse)
+
+    def path(self) -> str:
+        return self.edit.text().strip()
+
+    def set_path(self, path: str) -> None:
+        self.edit.setText(path)
+        if path:
+            self.settings.setValue(f"paths/{self.key}", str(Path(path).parent))
+        self.changed.emit(path)
+
+    def start_dir(self) -> str:
+        return str(self.settings.value(f"paths/{self.key}", str(Path.home())))
+
+    def add_file_choice(self, text: str, title: str, pattern: str = "") -> None:
+        def choose() -> None:
+            path, _ = QFileDialog.getOpenFileName(self, title, self.start_dir(), pattern)
+            if path:
+                self.set_path(path)
+
+        self.menu.addAction(text, choose)
+
+    def add_folder_choice(self, text: str, title: str) -> None:
+        def choose() -> None:
+            path = QFileDialog.getExistingDirectory(self, title, self.start_dir())
+            if path:
+                self.set_path(path)
+
+        self.menu.addAction(text, choose)
+
+
+class ModelPicker(QGroupBox):
+    """Source or target model: a folder, a .gguf file or a model from the local Hugging Face cache."""
+
+    described = Signal(object)
+
+    def __init__(self, title: str, settings: QSettings, key: str, pool: QThreadPool) -> None:
+        super().__init__(title)
+        self.pool = pool
+        self.info: dict[str, Any] | None = None
+        self.picker = PathPicker("model folder, .gguf file or Hugging Face model id", settings, key)
+        self.picker.add_folder_choice("Model folder…", f"{title}: a Hugging Face model folder")
+        self.picker.add_file_choice("GGUF file…", f"{title}: a GGUF model file", "GGUF models (*.gguf)")
+        self.cache_menu = self.picker.menu.addMenu("From the Hugging Face cache")
+        self.cache_menu.aboutToShow.connect(self._fill_cache_menu)
+        self.summary = _summary_label()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picker)
+        layout.addWidget(self.summary)
+        self.picker.changed.connect(self._describe)
+
+    def reference(self) -> str:
+        return self.picker.path()
+
+    def _fill_cache_menu(self) -> None:
+        self.cache_menu.clear()
+        for model_id in cached_model_ids():
+            self.cache_menu.addAction(model_id, lambda model_id=model_id: self.picker.set_path(model_id))
+        if self.cache_menu.isEmpty():
+            self.cache_menu.addAction("(no models in the local cache)").setEnabled(False)
+
+    def _describe(self, reference: str) -> None:
+        self.info = None
+        self.described.emit(None)
+        if not reference:
+            self.summary.setText("")
+            return
+        from ..core.checkpoints import open_checkpoint
+
+        self.summary.setText("Reading the model… (a GGUF file is converted once, which takes a minute)")
+
+        def done(info: dict[str, Any]) -> None:
+            if reference != self.reference():
+                return
+            self.info = info
+            self.summary.setStyleSheet("color: palette(mid);")
+            self.summary.setText(
+                f"{info['family']} · {info['architecture']} · hidden {info['hidden_size']} · vocabulary "
+                f"{info['vocab_size']:,} · {_count(info['parameters'])} parameters"
+            )
+            self.described.emit(info)
+
+        def failed(error: Exception) -> None:
+            if reference == self.reference():
+                self.summary.setStyleSheet(WARNING_STYLE)
+                self.summary.setText(str(error))
+
+        run_in_background(self.pool, lambda: open_checkpoint(reference).describe(), done, failed, self)
+
+
+def _count(number: int) -> str:
+    return f"{number / 1e9:.2f}B" if number >= 1e9 else f"{number / 1e6:.1f}M" if number >= 1e6 else f"{number:,}"
+
+
+def cached_model_ids() -> list[str]:
+    """Model ids in the local Hugging Face cache (empty when there is none)."""
+    try:
+        from huggingface_hub import scan_cache_dir
+
+        return sorted(repo.repo_id for repo in scan_cache_dir().repos if repo.repo_type == "model")
+    except Exception:
+        return []
+
+
+class PromptPicker(QGroupBox):
+    """The prompt: any file or adapter folder the engine reads, with its shape and a width check."""
+
+    def __init__(self, settings: QSettings, pool: QThreadPool) -> None:
+        super().__init__("Prompt")
+        self.pool = pool
+        self.info: dict[str, Any] | None = None
+        self.source_hidden: int | None = None
+        self.picker = PathPicker("PEFT adapter folder, .npy, .safetensors or .pt", settings, "prompt")
+        self.picker.add_folder_choice("PEFT adapter folder…", "Prompt: a PEFT prompt-tuning adapter folder")
+        self.picker.add_file_choice(
+            "Prompt file…", "Prompt: a .npy, .safetensors or .pt file",
+            "Prompt files (*.npy *.safetensors *.pt *.bin);;All files (*)",
+        )
+        self.summary = _summary_label()
+        self.warning = QLabel(wordWrap=True)
+        self.warning.setStyleSheet(WARNING_STYLE)
+        self.warning.hide()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.picker)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.warning)
+        self.picker.changed.connect(self._describe)
+
+    def path(self) -> str:
+        return self.picker.path()
+
+    def set_source_info(self, info: dict[str, Any] | None) -> None:
+        self.source_hidden = None if info is None else info["hidden_size"]
+        self._check_width()
+
+    def _check_width(self) -> None:
+        mismatch = self.info is not None and self.source_hidden is not None and self.info["dim"] != self.source_hidden
+        if mismatch:
+            self.warning.setText(
+                f"The prompt's rows are {self.info['dim']} wide but the source model's hidden size is "
+                f"{self.source_hidden}: pick the model the prompt was trained on as the source."
+            )
+        self.warning.setVisible(mismatch)
+
+    def _describe(self, path: str) -> None:
+        self.info = None
+        self._check_width()
+        if not path:
+            self.summary.setText("")
+            return
+        from ..core.describe import describe_path
+
+        def done(info: dict[str, Any]) -> None:
+            if path != self.path():
+                return
+            if info.get("kind") != "prompt":
+                failed(ValueError("this is a model, not a prompt: pick a prompt file or adapter folder"))
+                return
+            self.info = info
+            halves = " (+ decoder half)" if info["halves"] == 2 else ""
+            source = f" · trained on {info['source_model']}" if info.get("source_model") else ""
+            self.summary.setStyleSheet("color: palette(mid);")
+            self.summary.setText(f"{info['num_tokens']} rows × {info['dim']}{halves} · {info['format']}{source}")
+            self._check_width()
+
+        def failed(error: Exception) -> None:
+            if path == self.path():
+                self.summary.setStyleSheet(WARNING_STYLE)
+                self.summary.setText(str(error))
+
+        run_in_background(self.pool, lambda: describe_path(path), done, failed, self)
+
+
+class TaskPicker(QGroupBox):
+    """The task: built-in movie reviews (fetched on demand) or a CSV/TSV/JSONL file, with a live preview."""
+
+    def __init__(self, settings: QSettings, pool: QThreadPool) -> None:
+        super().__init__("Task")
+        self.pool = pool
+        self.kind = QComboBox()
+        self.kind.addItems(["Movie reviews (built-in)", "Task file (CSV, TSV, JSONL)"])
+        self.fetch = QPushButton("Fetch the movie reviews")
+        self.fetch.setToolTip("Downloads the vaderSentiment 3.3.2 source archive (2.5 MB) with pip and keeps the "
+                              "Rotten Tomatoes sentences")
+        self.fetch.clicked.connect(self._fetch)
+        self.file = PathPicker("a .csv, .tsv or .jsonl file", settings, "task")
+        self.file.add_file_choice("Task file…", "Task: a labelled file", "Tasks (*.csv *.tsv *.jsonl);;All files (*)")
+        self.text_column = QLineEdit(placeholderText="text")
+        self.label_column = QLineEdit(placeholderText="label")
+        self.label_words = QLineEdit(placeholderText="e.g. negative,positive or neg=bad,pos=good")
+        self.template = QLineEdit(placeholderText="e.g. Review: {text}\\nSentiment:")
+        self.preview = QLabel(wordWrap=True)
+        self.preview.setStyleSheet("font-family: monospace; color: palette(mid);")
+        form = QFormLayout()
+        form.addRow("Source", self.kind)
+        form.addRow("", self.fetch)
+        form.addRow("File", self.file)
+        form.addRow("Text column", self.text_column)
+        form.addRow("Label column", self.label_column)
+        form.addRow("Label words", self.label_words)
+        form.addRow("Template", self.template)
+        self.form = form
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.preview)
+        self.debounce = QTimer(self, singleShot=True, interval=300)
+        self.debounce.timeout.connect(self.refresh_preview)
+        for edit in (self.text_column, self.label_column, self.label_words, self.template):
+            edit.textChanged.connect(self.debounce.start)
+        self.file.changed.connect(self.debounce.start)
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
+
+    def is_builtin(self) -> bool:
+        return self.kind.currentIndex() == 0
+
+    def _kind_changed(self) -> None:
+        builtin = self.is_builtin()
+        for row, visible in ((1, builtin), (2, not builtin), (3, not builtin), (4, not builtin)):
+            self.form.setRowVisible(row, visible)
+        self.debounce.start()
+
+    def options(self) -> dict[str, Any]:
+        """The job fields for the task."""
+        template = self.template.text().replace("\\n", "\n") or None
+        words = self.label_words.text().strip() or None
+        if self.is_builtin():
+            return {"task": MOVIE_REVIEWS, "template": template, "label_words": words,
+                    "text_column": None, "label_column": None}
+        return {"task": self.file.path(), "template": template, "label_words": words,
+                "text_column": self.text_column.text().strip() or None,
+                "label_column": self.label_column.text().strip() or None}
+
+    def set_options(self, job: Job) -> None:
+        self.kind.setCurrentIndex(0 if job.task == MOVIE_REVIEWS else 1)
+        if job.task != MOVIE_REVIEWS:
+            self.file.edit.setText(job.task)
+        self.text_column.setText(job.text_column or "")
+        self.label_column.setText(job.label_column or "")
+        words = job.label_words
+        self.label_words.setText(",".join(w.strip() for w in words) if isinstance(words, list) else (words or ""))
+        self.template.setText((job.template or "").replace("\n", "\\n"))
+
+    def refresh_preview(self) -> None:
+        from ..core.tasks import load_task, movie_reviews_path
+
+        options = self.options()
+        self.fetch.setVisible(self.is_builtin() and not movie_reviews_path().is_file())
+        if not options["task"]:
+            self.preview.setText("Pick a task file.")
+            return
+
+        def render() -> str:
+            task = load_task(options.pop("task"), **options)
+            counts = task.describe()["examples"]
+            lines = [f"{counts['train']:,} train · {counts['dev']:,} dev · {counts['test']:,} test · label words "
+                     + ", ".join(repr(w) for w in task.label_words)]
+            for example in task.train[:3]:
+                rendered = task.render(example.text).replace("\n", "⏎")
+                shown = rendered if len(rendered) <= 110 else f"{rendered[:110]}…"
+                lines.append(f"{shown} → {task.label_words[example.label]!r}")
+            return "\n".join(lines)
+
+        def failed(error: Exception) -> None:
+            self.preview.setStyleSheet(f"font-family: monospace; {WARNING_STYLE}")
+            self.preview.setText(str(error))
+
+        def done(text: str) -> None:
+            self.preview.setStyleSheet("font-family: monospace; color: palette(mid);")
+            self.preview.setText(text)
+
+        run_in_background(self.pool, render, done, failed, self)
+
+    def _fetch(self) -> None:
+        from ..core.tasks import fetch_movie_reviews
+
+        self.fetch.setEnabled(False)
+        self.fetch.setText("Fetching…")
+
+        def finished(_: Any = None) -> None:
+            self.fetch.setEnabled(True)
+            self.fetch.setText("Fetch the movie reviews")
+            self.refresh_preview()
+
+        def failed(error: Exception) -> None:
+            finished()
+            from .app import show_error
+
+            show_error(self, error)
+
+        run_in_background(self.pool, fetch_movie_reviews, finished, failed, self)
+
+
+class InputsPanel(QWidget):
+    """Every input of a comparison job."""
+
+    def __init__(self, settings: QSettings, pool: QThreadPool) -> None:
+        super().__init__()
+        self.source = ModelPicker("Source model", settings, "source", pool)
+        self.target = ModelPicker("Target model", settings, "target", pool)
+        self.prompt = PromptPicker(settings, pool)
+        self.task = TaskPicker(settings, pool)
+        self.source.described.connect(self.prompt.set_source_info)
+        layout = QVBoxLayout(self)
+        for widget in (self.source, self.prompt, self.target, self.task):
+            layout.addWidget(widget)
+        layout.addWidget(self._methods_box())
+        layout.addWidget(self._baselines_box())
+        layout.addWidget(self._retune_box())
+        layout.addWidget(self._settings_box())
+        layout.addStretch(1)
+
+    def _methods_box(self) -> QGroupBox:
+        box = QGroupBox("Recycling methods")
+        grid = QGridLayout(box)
+        self.method_checks: dict[str, QCheckBox] = {}
+        self.method_params: dict[str, QComboBox | QSpinBox] = {}
+        for row, (name, cls) in enumerate(RECYCLERS.items()):
+            check = QCheckBox(name, checked=True)
+            check.setToolTip(cls.summary)
+            parameter, kind = METHOD_PARAMETERS[name]
+            default = cls.defaults[parameter]
+            if kind == "norm":
+                widget = QComboBox()
+                widget.addItems(NORM_MODES)
+                widget.setCurrentText(default)
+                widget.setToolTip("row length: keep as mapped, the target vocabulary's norm, or relative")
+            else:
+                widget = QSpinBox(minimum=1, maximum=10_000, value=int(default))
+                widget.setToolTip(f"{parameter} (default {default})")
+            self.method_checks[name], self.method_params[name] = check, widget
+            grid.addWidget(check, row, 0)
+            grid.addWidget(QLabel(parameter), row, 1)
+            grid.addWidget(widget, row, 2)
+        return box
+
+    def _baselines_box(self) -> QGroupBox:
+        box = QGroupBox("Baselines on the target")
+        layout = QHBoxLayout(box)
+        self.baseline_checks = {name: QCheckBox(name, checked=True) for name in BASELINES}
+        for check in self.baseline_checks.values():
+            layout.addWidget(check)
+        return box
+
+    def _retune_box(self) -> QGroupBox:
+        box = QGroupBox("Re-tuning on the target (the upper bound)")
+        form = QFormLayout(box)
+        self.retune_steps = QSpinBox(minimum=0, maximum=100_000, value=0, singleStep=25)
+        self.retune_steps.setSpecialValueText("off")
+        self.retune_scratch = QCheckBox("from scratch (class-label init)", checked=True)
+        self.retune_recycled = QCheckBox("from the best recycled prompt", checked=True)
+        form.addRow("Steps", self.retune_steps)
+        form.addRow("", self.retune_scratch)
+        form.addRow("", self.retune_recycled)
+        return box
+
+    def _settings_box(self) -> QGroupBox:
+        box = QGroupBox("Run settings")
+        form = QFormLayout(box)
+        self.device = QComboBox()
+        self.device.addItems(available_devices())
+        self.dtype = QComboBox()
+        self.dtype.addItems(["float32", "bfloat16", "float16", "auto"])
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.eval_size = QSpinBox(minimum=1, maximum=1_000_000, value=200, singleStep=50)
+        self.eval_size.setToolTip("test examples scored for every prompt and baseline")
+        self.batch_size = QSpinBox(minimum=1, maximum=1024, value=16)
+        self.offset = QSpinBox(minimum=0, maximum=1_000_000, value=1000, singleStep=100)
+        self.num_words = QSpinBox(minimum=0, maximum=1_000_000, value=4000, singleStep=500)
+        self.num_words.setSpecialValueText("all")
+        form.addRow("Device", self.device)
+        form.addRow("Weights dtype", self.dtype)
+        form.addRow("Seed", self.seed)
+        form.addRow("Evaluation size", self.eval_size)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Skip most frequent words", self.offset)
+        form.addRow("Fit on words", self.num_words)
+        return box
+
+    def job(self) -> Job:
+        """The job the widgets describe; a ``JobError`` names what is missing."""
+        for what, value in (("source model", self.source.reference()), ("target model", self.target.reference()),
+                            ("prompt", self.prompt.path())):
+            if not value:
+                raise JobError(f"no {what} chosen", f"pick the {what} on the left")
+        methods = [name for name, check in self.method_checks.items() if check.isChecked()]
+        baselines = [name for name, check in self.baseline_checks.items() if check.isChecked()]
+        if not methods:
+            raise JobError("no recycling method is ticked", "tick at least one method")
+        params = {}
+        for name in methods:
+            parameter, kind = METHOD_PARAMETERS[name]
+            widget = self.method_params[name]
+            value = widget.currentText() if kind == "norm" else widget.value()
+            if value != RECYCLERS[name].defaults[parameter]:
+                params[name] = {parameter: value}
+        retune_from = [start for start, check in (("scratch", self.retune_scratch),
+                                                  ("recycled", self.retune_recycled)) if check.isChecked()]
+        return Job(
+            source=self.source.reference(), target=self.target.reference(), prompt=self.prompt.path(),
+            **self.task.options(), methods=methods, method_params=params, baselines=baselines,
+            offset=self.offset.value(), num_words=self.num_words.value() or None, eval_size=self.eval_size.value(),
+            batch_size=self.batch_size.value(), retune_steps=self.retune_steps.value(), retune_from=retune_from,
+            device=self.device.currentText(), dtype=self.dtype.currentText(), seed=self.seed.value(),
+        )
+
+    def set_job(self, job: Job) -> None:
+        """Fill the widgets from a job (remembered settings, or a run from the history)."""
+        self.source.picker.set_path(job.source)
+        self.target.picker.set_path(job.target)
+        self.prompt.picker.set_path(job.prompt)
+        self.task.set_options(job)
+        methods = RECYCLERS if "all" in job.methods else job.methods
+        for name, check in self.method_checks.items():
+            check.setChecked(name in methods)
+            parameter, kind = METHOD_PARAMETERS[name]
+            value = job.method_params.get(name, {}).get(parameter, RECYCLERS[name].defaults[parameter])
+            widget = self.method_params[name]
+            widget.setCurrentText(value) if kind == "norm" else widget.setValue(int(value))
+        baselines = BASELINES if "all" in job.baselines else job.baselines
+        for name, check in self.baseline_checks.items():
+            check.setChecked(name in baselines)
+        self.retune_steps.setValue(job.retune_steps)
+        self.retune_scratch.setChecked("scratch" in job.retune_from)
+        self.retune_recycled.setChecked("recycled" in job.retune_from)
+        if self.device.findText(job.device) >= 0:
+            self.device.setCurrentText(job.device)
+        self.dtype.setCurrentText(job.dtype)
+        self.seed.setValue(job.seed)
+        self.eval_size.setValue(job.eval_size)
+        self.batch_size.setValue(job.batch_size)
+        self.offset.setValue(job.offset)
+        self.num_words.setValue(job.num_words or 0)
+
+
+def available_devices() -> list[str]:
+    """``auto`` first, then the devices torch can use here."""
+    import torch
+
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        devices += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    return devices

@@ -1,0 +1,372 @@
+"""The main window: inputs on the left; live plots, the results table and the log on the right.
+
+A run goes to a ``PipelineRun`` (a QThread); its events update the widgets on the UI thread. The window never does
+model work itself. Closing during a run asks, cancels and waits.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSettings, Qt, QThreadPool
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import __version__
+from ..core.errors import InputNotFoundError, RecyclerError
+from ..core.events import Log, Point, Progress, Result, Stage
+from ..core.pipeline import Job
+from ..core.prompts import read_prompt, write_prompt
+from ..core.runs import rows_to_csv
+from ..core.storage import write_text_atomic
+from .errors import APP_TITLE, show_error
+from .history import HistoryDialog
+from .inputs import InputsPanel
+from .plots import PlotsPanel
+from .resources import app_icon
+from .responsiveness import LoopLagMeter
+from .results import ResultsTable
+from .worker import PipelineRun
+
+PAPER = (
+    "Lester, Yurtsever, Shakeri, Constant (2022): Reducing Retraining by Recycling Parameter-Efficient Prompts, "
+    "arXiv:2208.05577"
+)
+EXPORT_FORMATS = {
+    "PEFT adapter folder (*)": "peft",
+    "NumPy array (*.npy)": "npy",
+    "safetensors (*.safetensors)": "safetensors",
+    "PyTorch (*.pt)": "pt",
+}
+
+
+class MainWindow(QMainWindow):
+    """Pick, run, watch, compare, export."""
+
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle(APP_TITLE)
+        self.setWindowIcon(app_icon())
+        self.settings = settings or QSettings("prompt-recycler", "prompt-recycler")
+        self.pool = QThreadPool(self)
+        self.current: PipelineRun | None = None
+        self.report: dict[str, Any] | None = None
+        self.last_lag: dict[str, float] | None = None
+        self.meter = LoopLagMeter(50, self)
+        self.stage_started = time.monotonic()
+        self.stage_total: int | None = None
+
+        self.inputs = InputsPanel(self.settings, self.pool)
+        self.plots = PlotsPanel()
+        self.table = ResultsTable()
+        self.log = QPlainTextEdit(readOnly=True)
+        self.log.setPlaceholderText("Progress and messages appear here.")
+        self.stage = QLabel("Ready.")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.eta = QLabel()
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel", enabled=False)
+        self.run_button.clicked.connect(self.start_run)
+        self.cancel_button.clicked.connect(self.cancel_run)
+        self.setCentralWidget(self._layout())
+        self._build_menus()
+        self._restore()
+
+    # ---------------------------------------------------------------------------------------------------------- layout
+
+    def _layout(self) -> QSplitter:
+        scroll = QScrollArea(widgetResizable=True)
+        scroll.setWidget(self.inputs)
+        scroll.setMinimumWidth(380)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(buttons)
+
+        status = QHBoxLayout()
+        status.addWidget(self.stage, 1)
+        status.addWidget(self.progress, 1)
+        status.addWidget(self.eta)
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.right_splitter.addWidget(self.plots)
+        self.right_splitter.addWidget(self.table)
+        self.right_splitter.addWidget(self.log)
+        self.right_splitter.setStretchFactor(0, 4)
+        self.right_splitter.setStretchFactor(1, 2)
+        self.right_splitter.setStretchFactor(2, 1)
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addLayout(status)
+        right_layout.addWidget(self.right_splitter, 1)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(1, 1)
+        return self.splitter
+
+    def _build_menus(self) -> None:
+        self.run_action = self._action("&Run", "Ctrl+R", self.start_run)
+        self.cancel_action = self._action("&Cancel", "Esc", self.cancel_run)
+        self.cancel_action.setEnabled(False)
+        self.export_prompt_action = self._action("Export selected &prompt…", "Ctrl+E", self.export_prompt)
+        self.export_report_action = self._action("Export &report…", "Ctrl+Shift+E", self.export_report)
+        self.export_plots_action = self._action("Export p&lots as PNG…", None, self.export_plots)
+        self.history_action = self._action("Run &history…", "Ctrl+H", self.open_history)
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (self.history_action, None, self.export_prompt_action, self.export_report_action,
+                       self.export_plots_action, None):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close))
+        run_menu = self.menuBar().addMenu("&Run")
+        run_menu.addAction(self.run_action)
+        run_menu.addAction(self.cancel_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&About Prompt Recycler", None, self.show_about))
+
+    def _action(self, text: str, shortcut: Any, slot: Any) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # ------------------------------------------------------------------------------------------------------- settings
+
+    def _restore(self) -> None:
+        for key, widget in (("window/geometry", self), ("window/splitter", self.splitter),
+                            ("window/right_splitter", self.right_splitter)):
+            state = self.settings.value(key)
+            if state is not None:
+                (widget.restoreGeometry if widget is self else widget.restoreState)(state)
+        if self.settings.value("window/geometry") is None:
+            self.resize(1400, 900)
+            self.splitter.setSizes([430, 970])
+        saved = self.settings.value("job/last")
+        if saved:
+            try:
+                self.inputs.set_job(Job.from_dict(json.loads(saved)))
+            except (RecyclerError, ValueError, TypeError):
+                self.settings.remove("job/last")
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        self.settings.setValue("window/right_splitter", self.right_splitter.saveState())
+
+    # ------------------------------------------------------------------------------------------------------------ runs
+
+    @property
+    def running(self) -> bool:
+        return self.current is not None
+
+    def start_run(self) -> None:
+        if self.running:
+            return
+        try:
+            job = self.inputs.job()
+            job.check()
+        except RecyclerError as error:
+            show_error(self, error)
+            return
+        self.settings.setValue("job/last", json.dumps(job.as_dict()))
+        self.report = None
+        self.table.clear()
+        self.plots.clear()
+        self.log.clear()
+        self._set_running(True)
+        self.current = PipelineRun(job, self)
+        self.current.worker.event.connect(self.on_event)
+        self.current.worker.finished.connect(self.on_finished)
+        self.current.worker.failed.connect(self.on_failed)
+        self.current.ended.connect(self.on_ended)
+        self.meter.start()
+        self.current.start()
+
+    def cancel_run(self) -> None:
+        if self.current is not None:
+            self.current.cancel()
+            self.cancel_button.setEnabled(False)
+            self.cancel_action.setEnabled(False)
+            self.stage.setText("Cancelling after the current batch…")
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.run_action.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.cancel_action.setEnabled(running)
+        self.inputs.setEnabled(not running)
+        if running:
+            self.progress.setRange(0, 0)
+        else:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1 if self.report else 0)
+            self.eta.setText("")
+
+    def on_event(self, event: Any) -> None:
+        if isinstance(event, Stage):
+            self.stage.setText(event.name[:1].upper() + event.name[1:])
+            self.stage_started, self.stage_total = time.monotonic(), event.total
+            self.progress.setRange(0, event.total or 0)
+            self.progress.setValue(0)
+            self.eta.setText("")
+        elif isinstance(event, Progress) and self.stage_total:
+            self.progress.setValue(event.done)
+            elapsed = time.monotonic() - self.stage_started
+            remaining = elapsed / max(event.done, 1) * (self.stage_total - event.done)
+            self.eta.setText(f"ETA {remaining:.0f} s")
+        elif isinstance(event, Point):
+            self.plots.add_point(event.series, event.x, event.y)
+        elif isinstance(event, Result):
+            self.table.add_row(event.row)
+            self.plots.add_row(event.row)
+        elif isinstance(event, Log):
+            self.log.appendPlainText(event.text)
+
+    def on_finished(self, report: dict[str, Any]) -> None:
+        self.report = report
+        self.table.set_rows(report["rows"])
+        status = report["status"]
+        self.stage.setText("Cancelled: finished rows kept." if status == "cancelled" else "Finished.")
+        self.log.appendPlainText(f"{status} in {report.get('seconds', 0):.0f} s; stored in {report.get('path')}")
+
+    def on_failed(self, error: Exception) -> None:
+        self.stage.setText("Failed.")
+        self.log.appendPlainText(f"failed: {error}")
+        show_error(self, error)
+
+    def on_ended(self) -> None:
+        self.last_lag = self.meter.stop()
+        if self.last_lag:
+            self.log.appendPlainText(
+                f"UI event-loop delay during the run: median {self.last_lag['median_ms']} ms, worst "
+                f"{self.last_lag['worst_ms']} ms ({self.last_lag['samples']} samples)"
+            )
+        self.current = None
+        self._set_running(False)
+
+    # ---------------------------------------------------------------------------------------------------------- export
+
+    def _need_report(self) -> dict[str, Any] | None:
+        if self.report is None:
+            QMessageBox.information(self, APP_TITLE, "Run a comparison or open one from the history first.")
+        return self.report
+
+    def export_prompt(self) -> None:
+        report = self._need_report()
+        if report is None:
+            return
+        row = self.table.selected_row()
+        if row is None or row["kind"] not in ("recycled", "retuned"):
+            QMessageBox.information(self, APP_TITLE, "Select a recycled or re-tuned prompt in the table first.")
+            return
+        folder_name = row["name"] if row["kind"] == "recycled" else f"retuned-from-{row['start']}"
+        source = Path(report["path"]) / "prompts" / folder_name
+        path, chosen = QFileDialog.getSaveFileName(
+            self, f"Export the {row['name']} prompt", str(self._export_dir() / folder_name), ";;".join(EXPORT_FORMATS)
+        )
+        if not path:
+            return
+        self.export_prompt_to(source, Path(path), EXPORT_FORMATS.get(chosen, "peft"))
+
+    def export_prompt_to(self, source: Path, path: Path, fmt: str) -> None:
+        """Write the stored prompt ``source`` to ``path`` in ``fmt``; errors become dialogs."""
+        try:
+            if not source.exists():
+                raise InputNotFoundError(f"the run's prompt {source} is gone", "run the comparison again")
+            written = write_prompt(read_prompt(source), path, fmt)
+        except RecyclerError as error:
+            show_error(self, error)
+            return
+        self.settings.setValue("paths/export", str(path.parent))
+        self.log.appendPlainText(f"exported {source.name} as {fmt} to {written}")
+
+    def export_report(self) -> None:
+        report = self._need_report()
+        if report is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export the report", str(self._export_dir() / f"report-{report.get('run_id', 'run')}.csv"),
+            "CSV (*.csv);;JSON (*.json)",
+        )
+        if path:
+            self.export_report_to(Path(path))
+
+    def export_report_to(self, path: Path) -> None:
+        text = json.dumps(self.report, indent=2) if path.suffix.lower() == ".json" else rows_to_csv(self.report["rows"])
+        write_text_atomic(path, text)
+        self.log.appendPlainText(f"exported the report to {path}")
+
+    def export_plots(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export the plots as PNG", str(self._export_dir()))
+        if folder:
+            written = self.plots.export_png(Path(folder))
+            self.log.appendPlainText(f"exported {len(written)} plots to {folder}")
+
+    def _export_dir(self) -> Path:
+        return Path(str(self.settings.value("paths/export", str(Path.home()))))
+
+    # --------------------------------------------------------------------------------------------------------- history
+
+    def open_history(self) -> None:
+        dialog = HistoryDialog(self)
+        dialog.run_opened.connect(self.show_report)
+        dialog.exec()
+
+    def show_report(self, report: dict[str, Any]) -> None:
+        """Show a stored run's table and plots."""
+        self.report = report
+        self.table.set_rows(report.get("rows", []))
+        self.plots.show_report(report)
+        self.stage.setText(f"Showing run {report.get('run_id', '')} ({report.get('status')}).")
+
+    # ------------------------------------------------------------------------------------------------------- lifecycle
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, f"About {APP_TITLE}",
+            f"<b>{APP_TITLE}</b> {__version__}<p>Carries a trained soft prompt from one language model to another "
+            f"without re-training it.</p><p>Based on {PAPER}.</p><p>Apache-2.0 licence.</p>",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.running:
+            answer = QMessageBox.question(
+                self, APP_TITLE, "A comparison is running. Cancel it and quit? Finished rows are kept."
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self.cancel_run()
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self.current.wait()
+            finally:
+                QApplication.restoreOverrideCursor()
+        self._save_settings()
+        self.pool.waitForDone()
+        super().closeEvent(event)

@@ -1,0 +1,241 @@
+"""The run history dialog lists stored runs newest first, opens, deletes and shows them, and survives bad reports."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QMessageBox
+
+from recycler_gui.core.runs import RunFolder, runs_root
+from recycler_gui.gui import history
+from recycler_gui.gui.history import EMPTY_TEXT, HistoryDialog, best_accuracies
+from recycler_gui.gui.resources import app_icon
+
+OLD, MIDDLE, NEW = "20250101-090000-aaaaaa", "20250102-100000-bbbbbb", "20250103-110000-cccccc"
+
+
+def make_run(run_id: str, report: dict[str, Any] | None, **job: Any) -> RunFolder:
+    """A stored run with a fixed id (so the order is known), its job and, unless ``None``, its report."""
+    created = RunFolder.create({"source": "/models/gpt2-small", "target": "org/tiny-llama", "prompt": "p.npy",
+                                "task": "movie-reviews", **job})
+    folder = RunFolder(created.path.rename(created.path.with_name(run_id)))
+    if report is not None:
+        folder.save_report(report)
+    return folder
+
+
+def report(status: str = "finished", recycled: float = 0.8, baseline: float = 0.6) -> dict[str, Any]:
+    rows = [
+        {"name": "no-prompt", "kind": "baseline", "accuracy": baseline},
+        {"name": "random", "kind": "baseline", "accuracy": baseline - 0.1},
+        {"name": "v2v-lin", "kind": "recycled", "accuracy": recycled - 0.05},
+        {"name": "procrustes", "kind": "recycled", "accuracy": recycled},
+    ]
+    return {"status": status, "rows": rows, "best_baseline_accuracy": baseline}
+
+
+@pytest.fixture(autouse=True)
+def _own_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no runs (the session's shared data folder holds the pipeline tests' runs)."""
+    monkeypatch.setenv("PROMPT_RECYCLER_DATA", str(tmp_path / "data"))
+
+
+@pytest.fixture
+def three_runs() -> dict[str, RunFolder]:
+    return {
+        OLD: make_run(OLD, report("cancelled", 0.55, 0.5), source="/m/llama-3-1b", target="/m/qwen-0.5b/"),
+        MIDDLE: make_run(MIDDLE, report("failed: out of memory", 0.7, 0.65), task="/data/reviews.csv"),
+        NEW: make_run(NEW, report("finished", 0.8, 0.6)),
+    }
+
+
+def open_dialog(qtbot) -> HistoryDialog:
+    dialog = HistoryDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    return dialog
+
+
+def cells(dialog: HistoryDialog, row: int) -> list[str]:
+    model = dialog.model
+    return [model.data(model.index(row, column)) for column in range(model.columnCount())]
+
+
+def test_runs_are_listed_newest_first_with_their_summary(qtbot, three_runs: dict[str, RunFolder]) -> None:
+    dialog = open_dialog(qtbot)
+    assert dialog.windowTitle() == "Run history"
+    assert dialog.stack.currentWidget() is dialog.table
+    assert [dialog.model.run(row)["id"] for row in range(dialog.model.rowCount())] == [NEW, MIDDLE, OLD]
+    assert cells(dialog, 0) == [
+        "2025-01-03 11:00:00", "finished", "gpt2-small", "tiny-llama", "movie-reviews", "4", "80.0%", "60.0%"
+    ]
+    assert cells(dialog, 1)[1:5] == ["failed: out of memory", "gpt2-small", "tiny-llama", "reviews.csv"]
+    assert cells(dialog, 2)[1:4] == ["cancelled", "llama-3-1b", "qwen-0.5b"]
+    assert dialog.selected_run_id() == NEW
+    assert dialog.open_button.isEnabled()
+
+
+def test_open_emits_the_report_and_closes(qtbot, three_runs: dict[str, RunFolder]) -> None:
+    dialog = open_dialog(qtbot)
+    with qtbot.waitSignal(dialog.run_opened) as opened:
+        qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert opened.args[0]["status"] == "finished"
+    assert opened.args[0]["run_id"] == NEW
+    assert [row["name"] for row in opened.args[0]["rows"]] == ["no-prompt", "random", "v2v-lin", "procrustes"]
+    assert not dialog.isVisible()
+    assert dialog.result() == HistoryDialog.DialogCode.Accepted
+
+
+def test_enter_and_double_click_open_the_run(qtbot, three_runs: dict[str, RunFolder]) -> None:
+    dialog = open_dialog(qtbot)
+    dialog.table.setFocus()
+    with qtbot.waitSignal(dialog.run_opened) as opened:
+        qtbot.keyClick(dialog.table, Qt.Key.Key_Return)
+    assert opened.args[0]["run_id"] == NEW
+
+    dialog = open_dialog(qtbot)
+    rect = dialog.table.visualRect(dialog.model.index(2, 0))
+    with qtbot.waitSignal(dialog.run_opened) as opened:
+        qtbot.mouseClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        qtbot.mouseDClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert opened.args[0]["run_id"] == OLD
+    assert opened.args[0]["status"] == "cancelled"
+
+
+def test_delete_asks_and_removes_the_run_only_on_yes(
+    qtbot, three_runs: dict[str, RunFolder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    answer = QMessageBox.StandardButton.No
+
+    def question(parent: Any, title: str, text: str, *args: Any) -> QMessageBox.StandardButton:
+        asked.append(text)
+        return answer
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    dialog = open_dialog(qtbot)
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    assert "2025-01-03 11:00:00, gpt2-small → tiny-llama" in asked[0]
+    assert three_runs[NEW].path.is_dir()
+    assert dialog.model.rowCount() == 3
+
+    answer = QMessageBox.StandardButton.Yes
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    assert not three_runs[NEW].path.exists()
+    assert [dialog.model.run(row)["id"] for row in range(dialog.model.rowCount())] == [MIDDLE, OLD]
+    assert dialog.selected_run_id() == MIDDLE
+    assert dialog.isVisible()
+
+
+def test_the_delete_key_deletes_after_asking(
+    qtbot, three_runs: dict[str, RunFolder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda parent, title, text, *args: asked.append(text) or QMessageBox.StandardButton.Yes
+    )
+    dialog = open_dialog(qtbot)
+    dialog.activateWindow()
+    qtbot.waitUntil(dialog.isActiveWindow)
+    dialog.table.setFocus()
+    dialog.table.selectRow(2)
+    qtbot.keyClick(dialog.table, Qt.Key.Key_Delete)
+    assert len(asked) == 1 and "llama-3-1b → qwen-0.5b" in asked[0]
+    assert not three_runs[OLD].path.exists()
+    assert dialog.model.rowCount() == 2
+    assert dialog.selected_run_id() == MIDDLE
+
+
+def test_a_corrupt_report_is_listed_and_opening_it_warns(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_run(NEW, report())
+    broken = make_run(OLD, None)
+    (broken.path / "report.json").write_text('{"status": "fini', encoding="utf-8")
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    dialog = open_dialog(qtbot)
+    assert cells(dialog, 1)[1] == "no report"
+    assert cells(dialog, 1)[5:] == ["0", "–", "–"]
+    dialog.table.selectRow(1)
+    with qtbot.assertNotEmitted(dialog.run_opened):
+        qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
+    assert len(warnings) == 1 and "no readable report" in warnings[0]
+    assert dialog.isVisible()
+    assert dialog.selected_run_id() == OLD
+
+
+def test_a_run_deleted_elsewhere_warns_and_leaves_the_list(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = make_run(NEW, report())
+    make_run(OLD, report())
+    warnings: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
+    dialog = open_dialog(qtbot)
+    shutil.rmtree(gone.path)
+    with qtbot.assertNotEmitted(dialog.run_opened):
+        dialog.open_selected()
+    assert "no stored run" in warnings[0]
+    assert [dialog.model.run(row)["id"] for row in range(dialog.model.rowCount())] == [OLD]
+
+
+def test_show_folder_opens_the_run_folder(
+    qtbot, three_runs: dict[str, RunFolder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[QUrl] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url) or True)
+    dialog = open_dialog(qtbot)
+    qtbot.mouseClick(dialog.folder_button, Qt.MouseButton.LeftButton)
+    assert opened == [QUrl.fromLocalFile(str(three_runs[NEW].path))]
+
+
+def test_empty_state_and_refresh(qtbot) -> None:
+    dialog = open_dialog(qtbot)
+    assert dialog.stack.currentWidget() is dialog.empty_label
+    assert dialog.empty_label.text() == EMPTY_TEXT
+    assert dialog.selected_run_id() is None
+    assert not dialog.open_button.isEnabled() and not dialog.delete_button.isEnabled()
+    dialog.open_selected()
+    dialog.delete_selected()
+    make_run(NEW, {"status": "running", "rows": []})
+    dialog.refresh()
+    assert dialog.stack.currentWidget() is dialog.table
+    assert cells(dialog, 0)[1] == "running"
+    assert dialog.selected_run_id() == NEW
+
+
+def test_two_hundred_runs_list_in_under_a_second_reading_few_reports(
+    qtbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    curves = {"re-tune: from scratch": [[step, 0.5] for step in range(0, 1000, 5)]}
+    for number in range(200):
+        make_run(f"2025{number // 28 + 1:02d}{number % 28 + 1:02d}-120000-{number:06x}", {**report(), "curves": curves})
+    reads: list[str] = []
+    read_best = history._read_best
+    monkeypatch.setattr(history, "_read_best", lambda run: reads.append(run["id"]) or read_best(run))
+    started = time.perf_counter()
+    dialog = open_dialog(qtbot)
+    qtbot.wait(1)
+    assert time.perf_counter() - started < 1.0
+    assert dialog.model.rowCount() == 200
+    assert 0 < len(reads) < 100
+    assert cells(dialog, 0)[6:] == ["80.0%", "60.0%"]
+    assert runs_root().is_dir()
+
+
+def test_best_accuracies_fall_back_to_the_baseline_rows() -> None:
+    rows = [{"kind": "baseline", "accuracy": 0.4}, {"kind": "recycled", "accuracy": None},
+            {"kind": "recycled", "accuracy": 0.7}, {"kind": "baseline", "accuracy": 0.5}]
+    assert best_accuracies({"rows": rows}) == (0.7, 0.5)
+    assert best_accuracies({"rows": rows, "best_baseline_accuracy": 0.55}) == (0.7, 0.55)
+    assert best_accuracies({"rows": []}) == (None, None)
+
+
+def test_app_icon_is_not_null(qapp) -> None:
+    icon = app_icon()
+    assert not icon.isNull()
+    assert not icon.pixmap(64, 64).isNull()

@@ -1,0 +1,183 @@
+"""The plots panel and the results table on their own: rows and points in, counts, sorting, selection, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPalette
+from PySide6.QtWidgets import QApplication
+
+from recycler_gui.gui.plots import ExportError, PlotsPanel
+from recycler_gui.gui.results import COLUMNS, ResultsTable
+
+ACCURACY = next(i for i, c in enumerate(COLUMNS) if c.title == "accuracy %")
+SUCCESS = next(i for i, c in enumerate(COLUMNS) if c.title == "success")
+
+
+def _rows() -> list[dict[str, Any]]:
+    return [
+        {"name": "no-prompt", "kind": "baseline", "model": "t", "accuracy": 0.61, "macro_f1": 0.5, "auc": 0.6},
+        {"name": "random", "kind": "baseline", "model": "t", "accuracy": 0.727, "accuracy_spread": 0.012},
+        {"name": "relative", "kind": "recycled", "model": "t", "accuracy": 0.095, "fit_seconds": 1.5},
+        {"name": "ridge", "kind": "recycled", "model": "t", "accuracy": 0.81, "fit_seconds": 0.2, "fit_loss": 0.01},
+        {"name": "re-tuned from scratch", "kind": "retuned", "start": "scratch", "model": "t", "accuracy": 0.86},
+        {"name": "source prompt", "kind": "source", "model": "s", "accuracy": 0.89},
+    ]
+
+
+def _report() -> dict[str, Any]:
+    curves = {
+        "re-tune: from scratch": [[0, 0.7], [25, 0.8], [50, 0.85]],
+        "re-tune: from ridge": [[0, 0.8], [25, 0.86]],
+        "fit loss: v2v-nn": [[0, 0.08], [1, 0.05], [2, 0.03], [3, 0.02]],
+        "fit loss: ridge": [[1, 0.015]],
+        "scoring": [[1, 2]],
+    }
+    return {"rows": _rows(), "curves": curves}
+
+
+@pytest.fixture
+def panel(qtbot) -> PlotsPanel:
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(700, 650)
+    panel.show()
+    return panel
+
+
+@pytest.fixture
+def table(qtbot) -> ResultsTable:
+    table = ResultsTable()
+    qtbot.addWidget(table)
+    return table
+
+
+def _background(panel: PlotsPanel) -> set[str]:
+    views = (panel.accuracy_view, panel.retuning_view, panel.fit_view)
+    return {view.backgroundBrush().color().name() for view in views}
+
+
+def _dark() -> QPalette:
+    palette = QPalette()
+    for role, colour in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.Base, "#1e1e1e"),
+                         (QPalette.ColorRole.WindowText, "#e6e6e6"), (QPalette.ColorRole.Text, "#e6e6e6")):
+        palette.setColor(role, QColor(colour))
+    return palette
+
+
+def test_rows_and_points_show_up_in_the_counts(panel: PlotsPanel) -> None:
+    assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
+    for row in _rows():
+        panel.add_row(row)
+    panel.add_row({**_rows()[3], "success": True, "vs_best_baseline": 0.08})  # re-sent with derived fields
+    for step, accuracy in ((0, 0.7), (25, 0.8)):
+        panel.add_point("re-tune: from scratch", step, accuracy)
+    panel.add_point("fit loss: ridge", 1, 0.015)
+    panel.add_point("scoring the target", 1, 2)  # not a plotted series
+    assert panel.point_counts() == {"accuracy": 6, "retuning": 2, "fit_loss": 1}
+    panel.clear()
+    assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
+
+
+def test_show_report_rebuilds_every_plot(panel: PlotsPanel) -> None:
+    panel.add_row({"name": "stale", "kind": "baseline", "accuracy": 0.5})
+    panel.add_point("fit loss: stale", 0, 1.0)
+    panel.show_report(_report())
+    assert panel.point_counts() == {"accuracy": 6, "retuning": 5, "fit_loss": 5}
+    panel.show_report({"rows": [], "curves": {}})
+    assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
+
+
+def test_export_writes_three_images(panel: PlotsPanel, tmp_path: Path) -> None:
+    panel.show_report(_report())
+    written = panel.export_png(tmp_path / "plots")
+    assert [p.name for p in written] == ["accuracy.png", "retuning.png", "fit-loss.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accuracy.png", "fit-loss.png", "retuning.png"]
+    for path in written:
+        image = QImage(str(path))
+        assert not image.isNull() and image.width() >= 300 and image.height() >= 150
+
+
+def test_a_panel_never_shown_exports_at_a_readable_size(qtbot, tmp_path: Path) -> None:
+    panel = PlotsPanel()
+    qtbot.addWidget(panel)
+    panel.show_report(_report())
+    sizes = [QImage(str(p)).size() for p in panel.export_png(tmp_path)]
+    assert sizes[0].width() >= 1200 and all(s.width() >= 500 and s.height() >= 400 for s in sizes[1:])
+
+
+def test_export_to_an_unusable_folder_is_a_user_error(panel: PlotsPanel, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(ExportError, match="could not be saved"):
+        panel.export_png(tmp_path / "a-file")
+    assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+def test_plots_follow_a_dark_palette(panel: PlotsPanel) -> None:
+    light = _background(panel)
+    panel.setPalette(_dark())
+    assert _background(panel) == {"#1e1e1e"} != light
+    app = QApplication.instance()
+    original = app.palette()
+    panel.setPalette(QPalette())  # back to following the application
+    try:
+        app.setPalette(_dark())
+        QApplication.processEvents()
+        assert _background(panel) == {"#1e1e1e"}
+    finally:
+        app.setPalette(original)
+    QApplication.processEvents()
+    assert _background(panel) == light
+
+
+def test_sorting_by_accuracy_is_numeric(table: ResultsTable) -> None:
+    table.set_rows(_rows())
+    table.sortByColumn(ACCURACY, Qt.SortOrder.AscendingOrder)
+    model = table.model()
+    shown = [model.index(i, ACCURACY).data() for i in range(model.rowCount())]
+    assert shown == ["9.5", "61.0", "72.7 ± 1.2", "81.0", "86.0", "89.0"]
+
+
+def test_a_re_sent_row_is_updated_in_place(table: ResultsTable) -> None:
+    for row in _rows():
+        table.add_row(row)
+    model = table.model()
+    ridge = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == "ridge")
+    assert model.index(ridge, SUCCESS).data() == ""
+    table.add_row({"name": "ridge", "kind": "recycled", "accuracy": 0.81, "success": True, "vs_best_baseline": 0.083,
+                   "gap_closed": 0.6})
+    assert model.rowCount() == len(_rows())
+    texts = {COLUMNS[c].title: model.index(ridge, c).data() for c in range(model.columnCount())}
+    assert texts["success"] == "✓" and texts["vs best baseline"] == "+8.3" and texts["gap closed %"] == "60.0"
+    assert texts["fit s"] == "0.20"  # fields sent only the first time are kept
+    table.add_row({"name": "ridge", "kind": "baseline", "accuracy": 0.5})  # same name, other kind: a new row
+    assert len(table.rows()) == len(_rows()) + 1
+
+
+def test_selected_row_follows_the_sorted_view(table: ResultsTable, qtbot) -> None:
+    table.set_rows(_rows())
+    assert table.selected_row() is None
+    table.sortByColumn(ACCURACY, Qt.SortOrder.DescendingOrder)
+    with qtbot.waitSignal(table.selection_changed) as signal:
+        table.selectRow(0)
+    assert table.selected_row() is table.rows()[5]
+    assert signal.args == [table.rows()[5]]
+    table.selectRow(table.model().rowCount() - 1)
+    assert table.selected_row()["name"] == "relative"
+    table.set_rows(_rows())  # a report arrives: the selection stays on the same row
+    assert table.selected_row()["name"] == "relative"
+    with qtbot.waitSignal(table.selection_changed) as signal:
+        table.clear()
+    assert signal.args == [None] and table.selected_row() is None
+
+
+def test_headers_explain_the_derived_columns(table: ResultsTable) -> None:
+    model = table.model()
+    tips = {model.headerData(c, Qt.Orientation.Horizontal): model.headerData(c, Qt.Orientation.Horizontal,
+                                                                              Qt.ItemDataRole.ToolTipRole)
+            for c in range(model.columnCount())}
+    for title in ("vs best baseline", "success", "gap closed %"):
+        assert tips[title] and tips[title].endswith(".")
