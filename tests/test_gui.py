@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
+from tiny_models import write_toy_task
 
 from recycler_gui.core.events import Result
 from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
 from recycler_gui.core.runs import list_runs, open_run
 from recycler_gui.gui.main_window import MainWindow
-
-POSITIVE = ["great fun", "wonderful acting", "I loved this film", "brilliant cast", "a great night", "good story"]
-NEGATIVE = ["terrible film", "boring and dull", "I hated it", "awful plot", "bad actors", "painfully slow"]
 
 
 @pytest.fixture
@@ -34,16 +31,6 @@ def dialogs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
     monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
     return shown
-
-
-def _task_file(folder: Path) -> Path:
-    path = folder / "reviews.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["review", "stars", "split"])
-        for split in ("train", "dev", "test"):
-            writer.writerows([[text, "pos", split] for text in POSITIVE] + [[t, "neg", split] for t in NEGATIVE])
-    return path
 
 
 def _fill(window: MainWindow, source: Path, target: Path, prompt: Path, task: Path, retune_steps: int = 4) -> None:
@@ -81,7 +68,7 @@ def _run_and_wait(window: MainWindow, qtbot) -> None:
 def test_a_full_run_by_clicks_fills_the_table_and_every_plot(
     window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
 ) -> None:
-    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path))
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path))
     _run_and_wait(window, qtbot)
     assert dialogs == []
     names = [row["name"] for row in window.table.rows()]
@@ -99,7 +86,7 @@ def test_a_full_run_by_clicks_fills_the_table_and_every_plot(
 def test_export_writes_files_the_engine_reads_back(
     window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path), retune_steps=0)
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path), retune_steps=0)
     _run_and_wait(window, qtbot)
     model = window.table.model()
     row = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == "ridge")
@@ -121,7 +108,7 @@ def test_export_writes_files_the_engine_reads_back(
 def test_cancel_mid_run_keeps_the_finished_rows(
     window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path
 ) -> None:
-    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path))
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path))
 
     def cancel_on_first_row(event: object) -> None:
         if isinstance(event, Result) and window.running:
@@ -142,7 +129,7 @@ def test_a_wrong_prompt_file_shows_a_dialog(
 ) -> None:
     broken = tmp_path / "prompt.safetensors"
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
-    _fill(window, tiny_llama, tiny_gemma, broken, _task_file(tmp_path))
+    _fill(window, tiny_llama, tiny_gemma, broken, write_toy_task(tmp_path))
     _run_and_wait(window, qtbot)
     assert len(dialogs) == 1 and "cannot be read" in dialogs[0]
     assert window.stage.text() == "Failed."
@@ -151,7 +138,7 @@ def test_a_wrong_prompt_file_shows_a_dialog(
 def test_a_mismatched_source_is_flagged_and_refused(
     window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
 ) -> None:
-    _fill(window, tiny_gemma, tiny_llama, _prompt(tmp_path, width=48), _task_file(tmp_path))
+    _fill(window, tiny_gemma, tiny_llama, _prompt(tmp_path, width=48), write_toy_task(tmp_path))
     qtbot.waitUntil(lambda: window.inputs.prompt.warning.isVisibleTo(window), timeout=20_000)
     assert "48 wide" in window.inputs.prompt.warning.text()
     _run_and_wait(window, qtbot)
@@ -168,7 +155,7 @@ def test_missing_inputs_are_named_before_anything_runs(window: MainWindow, dialo
 def test_history_reopens_a_run_and_the_inputs_are_remembered(
     window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path
 ) -> None:
-    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), _task_file(tmp_path), retune_steps=0)
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path), retune_steps=0)
     _run_and_wait(window, qtbot)
     run_id = window.report["run_id"]
     window.table.clear()
@@ -183,3 +170,18 @@ def test_history_reopens_a_run_and_the_inputs_are_remembered(
     assert again.inputs.source.reference() == str(tiny_llama)
     assert again.inputs.eval_size.value() == 8
     assert [n for n, c in again.inputs.method_checks.items() if c.isChecked()] == ["v2v-lin", "v2v-nn", "ridge"]
+
+
+def test_closing_during_a_run_asks_cancels_and_waits(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path))
+    answers = [QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop(0))
+    window.run_button.click()
+    run = window.current
+    assert not window.close()  # "No": the run goes on
+    assert window.running and run.running
+    assert window.close()  # "Yes": cancelled, waited for, closed
+    assert not run.running
+    assert answers == []

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pytest
 import torch
+from tiny_models import TOY_NEGATIVE, TOY_POSITIVE, write_toy_task
 
 from recycler_gui.core.checkpoints import open_checkpoint
 from recycler_gui.core.events import CancelToken, Point, Result
@@ -17,12 +17,9 @@ from recycler_gui.core.scoring import Scorer
 from recycler_gui.core.tasks import Example, Task
 from recycler_gui.core.tuning import TuningSettings, tune
 
-POSITIVE = ["great fun", "wonderful acting", "I loved this film", "brilliant cast", "a great night", "good story"]
-NEGATIVE = ["terrible film", "boring and dull", "I hated it", "awful plot", "bad actors", "painfully slow"]
-
 
 def _toy_task() -> Task:
-    examples = [Example(t, 1) for t in POSITIVE] + [Example(t, 0) for t in NEGATIVE]
+    examples = [Example(t, 1) for t in TOY_POSITIVE] + [Example(t, 0) for t in TOY_NEGATIVE]
     return Task(
         name="toy", template="Review: {text}\nSentiment:", label_words=(" negative", " positive"),
         train=tuple(examples * 4), dev=tuple(examples), test=tuple(examples),
@@ -43,24 +40,11 @@ def test_tuning_lowers_the_loss_and_keeps_the_best_prompt(tiny_t5: Path) -> None
     assert torch.equal(result.prompt.encoder, start.encoder) == (result.best_step == 0)
 
 
-def _task_file(folder: Path) -> Path:
-    path = folder / "reviews.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["review", "stars", "split"])
-        for split in ("train", "dev", "test"):
-            for text in POSITIVE:
-                writer.writerow([text, "pos", split])
-            for text in NEGATIVE:
-                writer.writerow([text, "neg", split])
-    return path
-
-
 @pytest.fixture
 def job(tiny_llama: Path, tiny_gemma: Path, tmp_path: Path) -> Job:
     prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source-prompt.safetensors", "safetensors")
     return Job(
-        source=str(tiny_llama), target=str(tiny_gemma), prompt=str(prompt), task=str(_task_file(tmp_path)),
+        source=str(tiny_llama), target=str(tiny_gemma), prompt=str(prompt), task=str(write_toy_task(tmp_path)),
         text_column="review", label_column="stars", label_words="neg=negative,pos=positive",
         template="Review: {text}\nSentiment:", methods=["v2v-lin", "procrustes"], offset=0, num_words=None,
         eval_size=8, batch_size=4, retune_steps=4, retune_eval_every=2, retune_eval_size=6, device="cpu",
@@ -160,7 +144,7 @@ def test_cli_tune_writes_the_prompt_and_a_record(
 ) -> None:
     from recycler_gui.cli import main
 
-    task = _task_file(tmp_path)
+    task = write_toy_task(tmp_path)
     code = main([
         "tune", "--model", str(tiny_t5), "--task", str(task), "--text-column", "review", "--label-column", "stars",
         "--label-words", "neg=negative,pos=positive", "--steps", "4", "--eval-every", "2", "--eval-size", "6",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import shutil
@@ -35,6 +36,21 @@ SENTENCES = [
     "there are too many characters and not enough reasons to care",
     "a gentle comedy about growing old, making peace and finding home",
 ]
+
+
+TOY_POSITIVE = ["great fun", "wonderful acting", "I loved this film", "brilliant cast", "a great night", "good story"]
+TOY_NEGATIVE = ["terrible film", "boring and dull", "I hated it", "awful plot", "bad actors", "painfully slow"]
+
+
+def write_toy_task(folder: Path) -> Path:
+    """A tiny labelled CSV task (columns review, stars = pos/neg, split) with every split filled."""
+    path = folder / "reviews.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["review", "stars", "split"])
+        for split in ("train", "dev", "test"):
+            writer.writerows([[t, "pos", split] for t in TOY_POSITIVE] + [[t, "neg", split] for t in TOY_NEGATIVE])
+    return path
 
 
 def train_sentencepiece(model_type: str, vocab_size: int) -> bytes:

@@ -381,17 +381,22 @@ def load_task_file(
     return Task(path.stem, template, words, splits["train"], splits["dev"], splits["test"])
 
 
-def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """Column names and ``(line number, row)`` pairs of a task file."""
+def _read_utf8(path: Path, fix: str) -> str:
+    """The file's text; unreadable files and non-UTF-8 bytes (with their line number) are ``TaskError``s."""
     try:
         raw = path.read_bytes()
     except OSError as error:
         raise TaskError(f"cannot read {path}: {error.strerror or error}", "check the file's permissions") from error
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
-        raise TaskError(f"line {line} of {path.name} is not UTF-8 text", "save the file as UTF-8") from error
+        raise TaskError(f"line {line} of {path.name} is not UTF-8 text", fix) from error
+
+
+def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Column names and ``(line number, row)`` pairs of a task file."""
+    text = _read_utf8(path, "save the file as UTF-8")
     if kind == "jsonl":
         return _read_json_lines(text, path.name)
     return _read_delimited(text, path.name, csv.excel_tab if kind == "tsv" else csv.excel, kind.upper())
@@ -566,18 +571,7 @@ def read_ground_truth(path: Path) -> tuple[Example, ...]:
     whitespace around the fields are ignored, runs of spaces inside a text become one (the file has lost its dashes
     to four spaces), and a line without tabs is split at its first two runs of whitespace.
     """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise TaskError(f"cannot read {path}: {error.strerror or error}", "check the file's permissions") from error
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise TaskError(
-            f"line {line} of {path} is not UTF-8 text", "delete the file and run `prompt-recycler data fetch` again"
-        ) from error
+    text = _read_utf8(Path(path), "delete the file and run `prompt-recycler data fetch` again")
     examples = []
     for number, line in enumerate(text.split("\n"), 1):
         line = line.strip()
