@@ -1,7 +1,7 @@
 """The main window: inputs on the left; live plots, the results table and the log on the right.
 
 A run goes to a ``PipelineRun`` (a QThread); its events update the widgets on the UI thread. The window never does
-model work itself. Closing during a run asks, cancels and waits.
+model work itself. Closing during a run asks, cancels, and closes once the worker has stopped.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QSettings, Qt, QThreadPool
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -69,6 +68,7 @@ class MainWindow(QMainWindow):
         self.current: PipelineRun | None = None
         self.report: dict[str, Any] | None = None
         self.last_lag: dict[str, float] | None = None
+        self.close_when_stopped = False
         self.meter = LoopLagMeter(50, self)
         self.stage_started = time.monotonic()
         self.stage_total: int | None = None
@@ -268,6 +268,8 @@ class MainWindow(QMainWindow):
             )
         self.current = None
         self._set_running(False)
+        if self.close_when_stopped:
+            self.close()
 
     # ---------------------------------------------------------------------------------------------------------- export
 
@@ -354,19 +356,18 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """During a run: ask; on yes, cancel and close once the worker has stopped (the UI never blocks on it)."""
         if self.running:
-            answer = QMessageBox.question(
-                self, APP_TITLE, "A comparison is running. Cancel it and quit? Finished rows are kept."
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
-            self.cancel_run()
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            try:
-                self.current.wait()
-            finally:
-                QApplication.restoreOverrideCursor()
+            if not self.close_when_stopped:
+                answer = QMessageBox.question(
+                    self, APP_TITLE, "A comparison is running. Cancel it and quit? Finished rows are kept."
+                )
+                if answer == QMessageBox.StandardButton.Yes:
+                    self.close_when_stopped = True
+                    self.cancel_run()
+                    self.stage.setText("Cancelling; the window closes when the current batch ends…")
+            event.ignore()
+            return
         self._save_settings()
         self.pool.waitForDone()
         super().closeEvent(event)

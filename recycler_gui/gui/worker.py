@@ -66,10 +66,6 @@ class PipelineRun(QObject):
     def cancel(self) -> None:
         self.worker.cancel()
 
-    def wait(self, milliseconds: int = -1) -> bool:
-        """Block until the thread ends (used when the window closes during a run)."""
-        return self.thread.wait(milliseconds) if milliseconds >= 0 else self.thread.wait()
-
     @property
     def running(self) -> bool:
         return self.thread.isRunning()
