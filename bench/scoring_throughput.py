@@ -22,8 +22,8 @@ import torch
 import transformers
 
 from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core.movie_reviews import movie_reviews
 from recycler_gui.core.scoring import Scorer, classification_metrics
-from recycler_gui.core.tasks import movie_reviews
 
 ROOT = Path(__file__).resolve().parent.parent
 

