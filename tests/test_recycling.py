@@ -173,3 +173,22 @@ def test_cli_recycle_too_few_shared_words(
     ])
     assert code == 2
     assert "shared words are left to fit on" in capsys.readouterr().err
+
+
+def test_no_cache_refits_and_replaces_the_cached_fit(
+    tiny_llama: Path, tiny_gemma: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = open_checkpoint(tiny_llama), open_checkpoint(tiny_gemma)
+    prompt = _llama_prompt(tiny_llama)
+    fits: list[str] = []
+    original_fit = Recycler.fit
+
+    def counting_fit(self: Recycler, *args: object, **kwargs: object) -> Recycler:
+        fits.append(self.name)
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Recycler, "fit", counting_fit)
+    settings = VocabSettings(offset=2, num_words=None)  # a key no other test uses
+    assert not recycle(source, target, prompt, ["procrustes"], vocabulary=settings, use_cache=False).recycled[0].cached
+    assert recycle(source, target, prompt, ["procrustes"], vocabulary=settings).recycled[0].cached
+    assert fits == ["procrustes"]

@@ -50,7 +50,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     recycle.add_argument("--norm", choices=NORM_MODES, help="override every method's row-length rule")
     recycle.add_argument("--seed", type=int, default=0, help="seed for fitting (default 0)")
-    recycle.add_argument("--no-cache", action="store_true", help="fit again even when a fitted recycler is cached")
+    recycle.add_argument(
+        "--no-cache", action="store_true", help="fit again even when a fitted recycler is cached, and replace it"
+    )
     recycle.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
 
 

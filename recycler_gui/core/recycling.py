@@ -2,7 +2,7 @@
 
 Only the two embedding tables and tokenizers are read; neither model is loaded. Fitted recyclers are cached under the
 user cache, keyed by both checkpoints' fingerprints, the vocabulary settings, the method, its parameters and the
-seed, so a second run loads instead of fitting.
+seed, so a second run loads instead of fitting. ``use_cache=False`` fits again and replaces the cached fit.
 """
 
 from __future__ import annotations
@@ -110,8 +110,7 @@ def recycle(
         else:
             recycler = recycler_class(method)(seed=seed, **method_params)
             recycler.fit(source_words, target_words, events, cancel)
-            if use_cache:
-                recycler.save(file)
+            recycler.save(file)
         tables = [recycler(table, cancel) for table in prompt.tables()]
         seconds = time.perf_counter() - started
         recycled = prompt.with_tables(
