@@ -14,7 +14,7 @@ from transformers import PreTrainedTokenizerFast
 from recycler_gui.cli import main
 from recycler_gui.core.checkpoints import open_checkpoint
 from recycler_gui.core.errors import PromptShapeError
-from recycler_gui.core.events import Log
+from recycler_gui.core.events import Log, Point
 from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
 from recycler_gui.core.recyclers import RECYCLERS, Recycler
 from recycler_gui.core.recycling import recycle
@@ -94,8 +94,15 @@ def test_second_run_loads_fitted_recyclers_from_the_cache(
         raise AssertionError("fitted again")
 
     monkeypatch.setattr(Recycler, "fit", no_fit)
-    second = recycle(source, target, prompt, ["v2v-nn", "ridge"], vocabulary=ALL_WORDS, seed=3)
+    points: list[Point] = []
+    second = recycle(
+        source, target, prompt, ["v2v-nn", "ridge"], vocabulary=ALL_WORDS, seed=3,
+        events=lambda e: points.append(e) if isinstance(e, Point) else None,
+    )
     assert all(item.cached for item in second.recycled)
+    # the stored fit-loss curves are replayed, so plots of a cached run are as full as of a fresh one
+    assert [p.x for p in points if p.series == "fit loss: v2v-nn"] == list(range(26))
+    assert [p.x for p in points if p.series == "fit loss: ridge"] == [1]
     for a, b in zip(first.recycled, second.recycled, strict=True):
         torch.testing.assert_close(a.prompt.encoder, b.prompt.encoder)
         assert a.fit_loss == b.fit_loss

@@ -107,6 +107,7 @@ def recycle(
         cached = use_cache and file.is_file()
         if cached:
             recycler = Recycler.load(file)
+            recycler.report_loss(events)
         else:
             recycler = recycler_class(method)(seed=seed, **method_params)
             recycler.fit(source_words, target_words, events, cancel)

@@ -67,8 +67,14 @@ class Recycler(ABC):
         }
         self._fit(source, target, events, cancel or CancelToken())
         if len(self.loss_history) == 1:  # closed-form fits; iterative ones report each epoch themselves
-            events(Point(self.loss_series, 1, self.loss_history[0]))
+            self.report_loss(events)
         return self
+
+    def report_loss(self, events: EventSink) -> None:
+        """Send the fit-loss curve as ``Point`` events (x: epoch, from 0 for iterative fits; 1 for closed forms)."""
+        start = 1 if len(self.loss_history) == 1 else 0
+        for x, loss in enumerate(self.loss_history, start=start):
+            events(Point(self.loss_series, x, loss))
 
     @property
     def loss_series(self) -> str:
