@@ -44,6 +44,7 @@ def main() -> int:
     width, height = (int(v) for v in args.size.split("x"))
     window.resize(width, height)
     window.splitter.setSizes([430, width - 430])
+    window.right_splitter.setSizes([int(height * 0.58), int(height * 0.27), int(height * 0.1)])
     window.show()
     if args.job:
         window.inputs.set_job(Job.from_file(args.job))
@@ -55,7 +56,11 @@ def main() -> int:
         report = open_run(args.run).load_report()
         window.inputs.set_job(Job.from_dict(report["job"]))
         window.show_report(report)
-    settle(3000)
+    for _ in range(120):  # let the model summaries finish reading (a minute at most)
+        if not any(p.summary.text().startswith("Reading") for p in (window.inputs.source, window.inputs.target)):
+            break
+        settle(500)
+    settle(2000)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(args.out))
     print(json.dumps({"screenshot": str(args.out), "status": (window.report or {}).get("status"),

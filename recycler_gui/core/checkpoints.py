@@ -11,15 +11,18 @@ sqrt(hidden) inside that layer, and ``input_embeddings`` applies that scale, so 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -94,9 +97,7 @@ class Checkpoint:
     @cached_property
     def layout(self) -> EmbeddingLayout:
         """Embedding names, scale and parameter count, from a weightless (meta) instance of the model."""
-        from accelerate import init_empty_weights
-
-        with warnings.catch_warnings(), init_empty_weights(include_buffers=False):
+        with warnings.catch_warnings(), _hf().init_empty_weights(include_buffers=False):
             warnings.simplefilter("ignore")
             model = _model_class(self.family).from_config(self.config)
         model.tie_weights()
@@ -145,8 +146,6 @@ class Checkpoint:
 
     def tokenizer(self) -> Any:
         """The model's tokenizer, loaded from the checkpoint folder."""
-        from transformers import AutoTokenizer
-
         fix = (
             "copy the tokenizer files (tokenizer.json and tokenizer_config.json, or tokenizer.model / spiece.model) "
             "from the original model into that folder"
@@ -156,7 +155,7 @@ class Checkpoint:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return AutoTokenizer.from_pretrained(str(self.path))
+                return _hf().AutoTokenizer.from_pretrained(str(self.path))
         except (OSError, ValueError, TypeError, KeyError) as error:
             reason = str(error).splitlines()[0][:200]
             raise TokenizerMissingError(f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
@@ -212,6 +211,34 @@ class Checkpoint:
 # ------------------------------------------------------------------------------------------------------------ opening
 
 
+_import_lock = threading.Lock()
+
+
+@functools.cache
+def _hf() -> SimpleNamespace:
+    """The transformers and accelerate names we use, imported once under a lock.
+
+    transformers resolves its names lazily on first use, and two threads doing that at once (the GUI describes the
+    source and the target model in parallel) can fail with "cannot import name 'AutoConfig'".
+    """
+    with _import_lock:
+        from accelerate import init_empty_weights
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSeq2SeqLM,
+            AutoTokenizer,
+        )
+        from transformers.models.auto import modeling_auto
+
+    return SimpleNamespace(
+        init_empty_weights=init_empty_weights, AutoConfig=AutoConfig, AutoTokenizer=AutoTokenizer,
+        AutoModelForCausalLM=AutoModelForCausalLM, AutoModelForSeq2SeqLM=AutoModelForSeq2SeqLM,
+        modeling_auto=modeling_auto,
+    )
+
+
+
 def open_checkpoint(reference: str | Path) -> Checkpoint:
     """Resolve a folder, a ``.gguf`` file or a cached Hugging Face model id to a ``Checkpoint``."""
     text = str(reference)
@@ -249,8 +276,6 @@ def _from_hf_cache(model_id: str) -> Path:
 
 
 def _read_config(folder: Path) -> Any:
-    from transformers import AutoConfig
-
     if not (folder / "config.json").is_file():
         raise CheckpointError(
             f"the folder {folder} has no config.json, so it is not a Hugging Face model folder",
@@ -259,7 +284,7 @@ def _read_config(folder: Path) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            config = AutoConfig.from_pretrained(str(folder))
+            config = _hf().AutoConfig.from_pretrained(str(folder))
     except (ValueError, KeyError) as error:
         model_type = _raw_model_type(folder)
         raise UnsupportedArchitectureError(
@@ -282,7 +307,7 @@ def _raw_model_type(folder: Path) -> str | None:
 
 def model_family(config: Any) -> str:
     """``encoder-decoder`` or ``decoder-only``; other models cannot take a soft prompt we can score."""
-    from transformers.models.auto import modeling_auto as auto
+    auto = _hf().modeling_auto
 
     model_type = getattr(config, "model_type", None)
     arch = (getattr(config, "architectures", None) or [model_type])[0]
@@ -299,9 +324,8 @@ def model_family(config: Any) -> str:
 
 
 def _model_class(family: str) -> Any:
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
-
-    return AutoModelForSeq2SeqLM if family == ENCODER_DECODER else AutoModelForCausalLM
+    hf = _hf()
+    return hf.AutoModelForSeq2SeqLM if family == ENCODER_DECODER else hf.AutoModelForCausalLM
 
 
 # ------------------------------------------------------------------------------------------------------- weight files
@@ -402,16 +426,14 @@ def convert_gguf(path: Path) -> Path:
     folder = cache_dir() / "gguf" / f"{path.stem}-{digest[:16]}"
     if (folder / "config.json").is_file():
         return folder
-    from transformers import AutoConfig, AutoTokenizer
-
     gguf_args = {"gguf_file": path.name}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            config = AutoConfig.from_pretrained(str(path.parent), **gguf_args)
+            config = _hf().AutoConfig.from_pretrained(str(path.parent), **gguf_args)
             model_class = _model_class(model_family(config))
             model = model_class.from_pretrained(str(path.parent), dtype=torch.float32, **gguf_args)
-            tokenizer = AutoTokenizer.from_pretrained(str(path.parent), **gguf_args)
+            tokenizer = _hf().AutoTokenizer.from_pretrained(str(path.parent), **gguf_args)
     except UnsupportedArchitectureError:
         raise
     except ValueError as error:

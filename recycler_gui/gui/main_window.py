@@ -166,6 +166,8 @@ class MainWindow(QMainWindow):
         if self.settings.value("window/geometry") is None:
             self.resize(1400, 900)
             self.splitter.setSizes([430, 970])
+        if self.settings.value("window/right_splitter") is None:
+            self.right_splitter.setSizes([540, 240, 90])
         saved = self.settings.value("job/last")
         if saved:
             try:
