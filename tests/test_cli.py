@@ -93,3 +93,17 @@ def test_doctor_passes_on_this_installation(capsys: pytest.CaptureFixture[str]) 
     report = json.loads(capsys.readouterr().out)
     assert report["ok"]
     assert {check["name"] for check in report["checks"]} >= {"torch", "Qt (PySide6)", "prompt files"}
+
+
+def test_out_of_memory_is_one_line_with_advice(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import recycler_gui.core.describe as describe
+
+    def exhausted(*args: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(describe, "describe_path", exhausted)
+    assert main(["inspect", "anything"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: out of memory.") and err.count("\n") == 1

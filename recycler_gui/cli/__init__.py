@@ -26,24 +26,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     try:
         return int(args.handler(args) or 0)
-    except Cancelled:
+    except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
-    except RecyclerError as error:
-        if args.debug:
-            traceback.print_exc()
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("cancelled", file=sys.stderr)
-        return EXIT_CANCELLED
-    except MemoryError:
-        print("error: out of memory. Use a smaller --eval-size or --batch-size, or a smaller model.", file=sys.stderr)
-        return EXIT_USER_ERROR
     except Exception as error:
         if args.debug:
             traceback.print_exc()
-        else:
+        if isinstance(error, RecyclerError):
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+            print("error: out of memory. Use a smaller --eval-size or --batch-size, --dtype bfloat16, or a smaller "
+                  "model.", file=sys.stderr)
+            return EXIT_USER_ERROR
+        if not args.debug:
             print(
                 f"internal error: {type(error).__name__}: {error} (this is a bug in Prompt Recycler; rerun with "
                 "--debug for the traceback and report it)",
