@@ -199,7 +199,8 @@ class _Run:
         self.emit(Stage(f"loading {target.name}"))
         model = target.load_model(job.device, job.dtype)
         scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=job.batch_size)
-        table = target.input_embeddings()
+        # the loaded model already holds the table: no second read of the weights for the baselines
+        table = scorer.embed.weight.detach().float().cpu() * target.layout.scale
 
         def score(name: str, rows: torch.Tensor | None) -> dict[str, Any]:
             self.cancel.check()
