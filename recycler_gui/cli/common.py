@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from ..core.events import Event, Log, Point, Progress, Result, Stage
+from ..core.events import FIT_LOSS_SERIES, Event, Log, Point, Progress, Result, Stage
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -66,7 +66,7 @@ class TerminalEvents:
             self._end_bar()
             row = event.row
             self._line(f"  = {row['name']}: accuracy {100 * row['accuracy']:.1f}% on {row.get('model', '?')}")
-        elif isinstance(event, Point) and not event.series.startswith("fit loss"):
+        elif isinstance(event, Point) and not event.series.startswith(FIT_LOSS_SERIES):
             self._end_bar()
             self._line(f"  {event.series}: step {event.x:g}, dev accuracy {100 * event.y:.1f}%")
 

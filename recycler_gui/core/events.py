@@ -30,9 +30,15 @@ class Progress:
     done: int
 
 
+FIT_LOSS_SERIES = "fit loss: "
+"""Prefix of a recycler's fit-loss curve (x: epoch, y: loss), e.g. ``fit loss: v2v-nn``."""
+RETUNE_SERIES = "re-tune: "
+"""Prefix of a re-tuning curve (x: step, y: dev accuracy), e.g. ``re-tune: from scratch``."""
+
+
 @dataclass(frozen=True)
 class Point:
-    """One point of a curve, e.g. ``Point("fit loss: v2v-nn", epoch, loss)``."""
+    """One point of a curve, e.g. ``Point(FIT_LOSS_SERIES + "v2v-nn", epoch, loss)``."""
 
     series: str
     x: float
@@ -73,10 +79,6 @@ class CancelToken:
 
     def cancel(self) -> None:
         self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
 
     def check(self) -> None:
         """Raise ``Cancelled`` if cancellation was asked for."""

@@ -21,7 +21,7 @@ import torch
 from .baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
 from .checkpoints import ENCODER_DECODER, Checkpoint, open_checkpoint
 from .errors import CorruptFileError, InputNotFoundError, RecyclerError
-from .events import Cancelled, CancelToken, EventSink, Log, Result, Stage, ignore_events
+from .events import RETUNE_SERIES, Cancelled, CancelToken, EventSink, Log, Result, Stage, ignore_events
 from .prompts import PeftTarget, SoftPrompt, read_prompt, write_prompt
 from .recycling import check_prompt_fits_source, recycle, resolve_methods
 from .runs import RunFolder
@@ -266,7 +266,7 @@ class _Run:
             starts.append((best.method, best.prompt))
         results = {}
         for name, start in starts:
-            series = f"re-tune: from {name}"
+            series = f"{RETUNE_SERIES}from {name}"
             results[name] = tune(scorer, task, start, settings, series=series, events=self.emit, cancel=self.cancel)
             write_prompt(results[name].prompt, self.folder.prompts / f"retuned-from-{name}", "peft")
             self._add_row({

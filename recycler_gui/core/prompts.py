@@ -54,7 +54,6 @@ class PromptMeta:
     origin_path: str | None = None
     key: str | None = None
     task_type: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

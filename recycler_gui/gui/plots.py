@@ -21,9 +21,8 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from ..core.errors import RecyclerError
+from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES
 
-RETUNE_PREFIX = "re-tune: "
-FIT_LOSS_PREFIX = "fit loss: "
 EXPORT_NAMES = {"accuracy": "accuracy.png", "retuning": "retuning.png", "fit_loss": "fit-loss.png"}
 
 BASELINE_GREYS = ("#8c8c8c", "#b0b0b0", "#6a6a6a")
@@ -207,7 +206,7 @@ class PlotsPanel(QWidget):
 
     def add_point(self, series: str, x: float, y: float) -> None:
         """Add one point to a curve; series other than re-tuning and fit loss are ignored."""
-        if not series.startswith((RETUNE_PREFIX, FIT_LOSS_PREFIX)):
+        if not series.startswith((RETUNE_SERIES, FIT_LOSS_SERIES)):
             return
         self._curves.setdefault(series, []).append((float(x), float(y)))
         self._draw_curve(series)
@@ -217,7 +216,7 @@ class PlotsPanel(QWidget):
         self._rows.clear()
         self._curves.clear()
         for series, item in self._curve_items.items():
-            plot = self.retuning_plot if series.startswith(RETUNE_PREFIX) else self.fit_plot
+            plot = self.retuning_plot if series.startswith(RETUNE_SERIES) else self.fit_plot
             plot.removeItem(item)
         self._curve_items.clear()
         for legend in (self.retuning_legend, self.fit_legend):
@@ -232,7 +231,7 @@ class PlotsPanel(QWidget):
         for row in report.get("rows") or []:
             self.add_row(row)
         for series, points in (report.get("curves") or {}).items():
-            if series.startswith((RETUNE_PREFIX, FIT_LOSS_PREFIX)) and points:
+            if series.startswith((RETUNE_SERIES, FIT_LOSS_SERIES)) and points:
                 self._curves[series] = [(float(x), float(y)) for x, y in points]
                 self._draw_curve(series)
 
@@ -243,7 +242,7 @@ class PlotsPanel(QWidget):
             shown = (len(self._curve_points(s)[0]) for s in self._curves if s.startswith(prefix))
             return sum(shown)
 
-        return {"accuracy": len(self._rows), "retuning": points(RETUNE_PREFIX), "fit_loss": points(FIT_LOSS_PREFIX)}
+        return {"accuracy": len(self._rows), "retuning": points(RETUNE_SERIES), "fit_loss": points(FIT_LOSS_SERIES)}
 
     def export_png(self, folder: Path) -> list[Path]:
         """Write accuracy.png, retuning.png and fit-loss.png into ``folder`` at twice the size on screen.
@@ -410,8 +409,8 @@ class PlotsPanel(QWidget):
             self._method_lines.append(line)
 
     def _draw_curve(self, series: str) -> None:
-        retune = series.startswith(RETUNE_PREFIX)
-        name = series.removeprefix(RETUNE_PREFIX if retune else FIT_LOSS_PREFIX)
+        retune = series.startswith(RETUNE_SERIES)
+        name = series.removeprefix(RETUNE_SERIES if retune else FIT_LOSS_SERIES)
         if retune:
             start = name.removeprefix("from ")
             colour = RETUNED if start == "scratch" else method_colour(start)
@@ -437,7 +436,7 @@ class PlotsPanel(QWidget):
 
     def _curve_points(self, series: str) -> tuple[list[float], list[float]]:
         """The points of ``series`` as plotted: accuracies in percent, only positive losses (the axis is log)."""
-        if series.startswith(RETUNE_PREFIX):
+        if series.startswith(RETUNE_SERIES):
             points = self._curves[series]
             return [x for x, _ in points], [100 * y for _, y in points]
         kept = [(x, y) for x, y in self._curves[series] if y > 0]
@@ -450,7 +449,7 @@ class PlotsPanel(QWidget):
             if other == series:
                 break
             points = self._curves.get(other, [])
-            if other.startswith(FIT_LOSS_PREFIX) and len(points) == 1:
+            if other.startswith(FIT_LOSS_SERIES) and len(points) == 1:
                 ox, oy = points[0]
                 count += ox == x and abs(oy - y) <= 0.03 * max(abs(y), 1e-12)
         return count

@@ -12,7 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import CorruptFileError, RecyclerError
-from ..events import CancelToken, EventSink, Point, ignore_events
+from ..events import FIT_LOSS_SERIES, CancelToken, EventSink, Point, ignore_events
 from ..storage import write_atomic
 
 NORM_MODES = ("keep", "target", "relative")
@@ -79,7 +79,7 @@ class Recycler(ABC):
     @property
     def loss_series(self) -> str:
         """The name of this recycler's fit-loss curve in ``Point`` events."""
-        return f"fit loss: {self.name}"
+        return f"{FIT_LOSS_SERIES}{self.name}"
 
     def __call__(self, prompt: torch.Tensor, cancel: CancelToken | None = None) -> torch.Tensor:
         """Recycle prompt rows [P, E_s] into [P, E_t] (float32)."""
