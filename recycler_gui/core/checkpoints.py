@@ -68,6 +68,7 @@ class Checkpoint:
         self.read_from = read_from
         self.config = config
         self.family = model_family(config)
+        self._tokenizer: Any = None
 
     def __repr__(self) -> str:
         return f"Checkpoint({self.reference!r}, {self.family}, from {self.read_from})"
@@ -126,8 +127,7 @@ class Checkpoint:
     def _read_weight(self, names: tuple[str, ...]) -> torch.Tensor:
         prefix = getattr(_model_class(self.family), "base_model_prefix", "")
         wanted = list(names) + [n.removeprefix(f"{prefix}.") for n in names] + [f"{prefix}.{n}" for n in names]
-        files = _weight_files(self.path)
-        for file, keys in files.items():
+        for file, keys in self.weight_files.items():
             for name in wanted:
                 if name in keys:
                     return _load_tensor(file, name)
@@ -136,16 +136,27 @@ class Checkpoint:
             "the weight files are incomplete; download the model again",
         )
 
+    @cached_property
+    def weight_files(self) -> dict[Path, set[str]]:
+        """Each weight file with the tensor names it holds (read once)."""
+        return _weight_files(self.path)
+
+    @cached_property
     def fingerprint(self) -> str:
         """Identifies these exact weights: the folder, and each weight file's name, size and modification time."""
         digest = hashlib.sha256(str(self.path.resolve()).encode())
-        for file in sorted(_weight_files(self.path)):
+        for file in sorted(self.weight_files):
             stat = file.stat()
             digest.update(f"|{file.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
         return digest.hexdigest()
 
     def tokenizer(self) -> Any:
-        """The model's tokenizer, loaded from the checkpoint folder."""
+        """The model's tokenizer, loaded from the checkpoint folder once and shared by every caller."""
+        if self._tokenizer is None:
+            self._tokenizer = self._load_tokenizer()
+        return self._tokenizer
+
+    def _load_tokenizer(self) -> Any:
         fix = (
             "copy the tokenizer files (tokenizer.json and tokenizer_config.json, or tokenizer.model / spiece.model) "
             "from the original model into that folder"

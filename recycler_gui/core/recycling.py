@@ -132,7 +132,7 @@ def _cache_file(
     source: Checkpoint, target: Checkpoint, vocabulary: VocabSettings, method: str, params: dict[str, Any], seed: int
 ) -> Path:
     key = json.dumps(
-        [CACHE_VERSION, source.fingerprint(), target.fingerprint(), vocabulary.key(), method, params, seed],
+        [CACHE_VERSION, source.fingerprint, target.fingerprint, vocabulary.key(), method, params, seed],
         sort_keys=True,
     )
     return cache_dir() / "recyclers" / f"{method}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.safetensors"
