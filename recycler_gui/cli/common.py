@@ -58,7 +58,7 @@ class TerminalEvents:
             self.stage, self.started = event, time.monotonic()
             self._line(f"» {event.name}")
         elif isinstance(event, Progress):
-            self._bar(event.done)
+            self._bar(event.done, event.total)
         elif isinstance(event, Log):
             self._end_bar()
             self._line(f"  {event.text}")
@@ -73,14 +73,15 @@ class TerminalEvents:
     def _line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
 
-    def _bar(self, done: int) -> None:
-        total = self.stage.total if self.stage else None
+    def _bar(self, done: int, total: int | None) -> None:
+        total = total or (self.stage.total if self.stage else None)
         if not self.live or not total:
             return
         elapsed = time.monotonic() - self.started
         eta = elapsed / done * (total - done) if done else 0.0
         filled = int(30 * done / total)
-        self.stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}  ETA {eta:4.0f} s ")
+        count = f"{done / 1e6:.0f}/{total / 1e6:.0f} MB" if total >= 10_000_000 else f"{done}/{total}"
+        self.stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {count}  ETA {eta:4.0f} s ")
         self.stream.flush()
         self.bar_drawn = True
 

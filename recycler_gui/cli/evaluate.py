@@ -99,6 +99,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     tune.add_argument("--start", help="start from this prompt file instead (e.g. a recycled prompt)")
     tune.add_argument("--key", help="tensor to use when the --start file holds several")
     tune.add_argument("--no-bf16", dest="bf16", action="store_false", help="no bfloat16 autocast while training")
+    tune.add_argument("--max-norm", type=float, metavar="RATIO",
+                      help="recyclable prompt: keep every row within RATIO x the model's mean vocabulary row norm "
+                           "(e.g. 1.5); costs some source accuracy, keeps the prompt where recyclers work")
 
     runs = commands.add_parser("runs", parents=[common], help="list, show or delete stored comparison runs",
                                description="Stored comparison runs, newest first.")
@@ -196,7 +199,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     settings = TuningSettings(
         steps=args.steps, prompt_length=args.prompt_length, learning_rate=args.learning_rate,
         batch_size=args.batch_size or 16, eval_every=args.eval_every, eval_size=args.eval_size,
-        patience=args.patience, init=args.init, seed=seed, bf16=args.bf16,
+        patience=args.patience, init=args.init, seed=seed, bf16=args.bf16, max_norm=args.max_norm,
     )
     settings.check()
     if args.start:
@@ -208,7 +211,8 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         start = initial_prompt(checkpoint.input_embeddings(), checkpoint.tokenizer(), task, settings)
     model = checkpoint.load_model(args.device or "auto", args.dtype or "float32")
     scorer = Scorer(model, checkpoint.tokenizer(), checkpoint.family, task.label_words, batch_size=settings.batch_size)
-    result = tune(scorer, task, start, settings, series="tuning", events=events)
+    vocabulary_norm = float(checkpoint.input_embeddings().norm(dim=1).mean()) if args.max_norm else None
+    result = tune(scorer, task, start, settings, vocabulary_norm=vocabulary_norm, series="tuning", events=events)
     test = task.test[: args.test_size]
     events(Stage(f"scoring the tuned prompt on {len(test)} test examples", len(test)))
     scores = scorer.score([task.render(e.text) for e in test], result.prompt.encoder, events=events)
@@ -226,7 +230,9 @@ def _cmd_tune(args: argparse.Namespace) -> int:
         "learning_rate": settings.learning_rate, "init": prompt.meta.init, "best_step": result.best_step,
         "dev_accuracy": result.best_accuracy, "dev_examples": min(settings.eval_size, len(task.dev)),
         "test_accuracy": metrics.accuracy, "test_macro_f1": metrics.macro_f1, "test_examples": len(test),
-        "curve": result.curve, "stopped_early": result.stopped_early,
+        "curve": result.curve, "stopped_early": result.stopped_early, "max_norm": settings.max_norm,
+        "mean_row_norm": float(result.prompt.encoder.norm(dim=1).mean()),
+        "vocabulary_mean_norm": float(checkpoint.input_embeddings().norm(dim=1).mean()),
     }
     if args.json:
         print(json.dumps(summary, indent=2))

@@ -36,6 +36,8 @@ from .errors import (
     TokenizerMissingError,
     UnsupportedArchitectureError,
 )
+from .model_zoo import resolve as resolve_zoo_model
+from .model_zoo import zoo_model
 from .storage import cache_dir, write_text_atomic
 
 ENCODER_DECODER = "encoder-decoder"
@@ -241,6 +243,9 @@ def _hf() -> SimpleNamespace:
             AutoTokenizer,
         )
         from transformers.models.auto import modeling_auto
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # our own events report progress; tqdm bars would garble the terminal
 
     return SimpleNamespace(
         init_empty_weights=init_empty_weights, AutoConfig=AutoConfig, AutoTokenizer=AutoTokenizer,
@@ -249,11 +254,13 @@ def _hf() -> SimpleNamespace:
     )
 
 
-
 def open_checkpoint(reference: str | Path) -> Checkpoint:
     """Resolve a folder, a ``.gguf`` file or a cached Hugging Face model id to a ``Checkpoint``."""
     text = str(reference)
     path = Path(text).expanduser()
+    if not path.exists() and (zoo := zoo_model(text)) is not None:
+        folder = convert_gguf(resolve_zoo_model(zoo.name))
+        return Checkpoint(zoo.name, folder, "gguf", _read_config(folder))
     if path.exists():
         if path.is_file() and path.name == "config.json":
             path = path.parent
@@ -281,8 +288,8 @@ def _from_hf_cache(model_id: str) -> Path:
         raise ModelNotCachedError(
             f"'{model_id}' is neither a local path nor a model in the local Hugging Face cache",
             f"check the path, or on a machine with internet run `hf download {model_id}` (it fills "
-            "~/.cache/huggingface/hub, or HF_HUB_CACHE) and copy that cache here; Prompt Recycler never downloads "
-            "models itself",
+            "~/.cache/huggingface/hub, or HF_HUB_CACHE) and copy that cache here. The demo models come by "
+            "short name: `prompt-recycler models list`",
         ) from error
 
 
@@ -431,12 +438,17 @@ def file_sha256(path: Path) -> str:
     return memo[key]
 
 
+def converted_folder(path: Path) -> Path:
+    """Where ``convert_gguf`` keeps (or will keep) the float folder of a GGUF file: named by its SHA-256."""
+    return cache_dir() / "gguf" / f"{path.stem}-{file_sha256(path)[:16]}"
+
+
 def convert_gguf(path: Path) -> Path:
     """De-quantise a GGUF model once into a float safetensors folder under the user cache; return that folder."""
-    digest = file_sha256(path)
-    folder = cache_dir() / "gguf" / f"{path.stem}-{digest[:16]}"
+    folder = converted_folder(path)
     if (folder / "config.json").is_file():
         return folder
+    digest = file_sha256(path)
     gguf_args = {"gguf_file": path.name}
     try:
         with warnings.catch_warnings():

@@ -25,9 +25,10 @@ class Stage:
 
 @dataclass(frozen=True)
 class Progress:
-    """``done`` steps of the current stage are finished."""
+    """``done`` steps of the current stage are finished; ``total`` when it became known only during the stage."""
 
     done: int
+    total: int | None = None
 
 
 FIT_LOSS_SERIES = "fit loss: "

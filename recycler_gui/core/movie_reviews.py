@@ -11,14 +11,13 @@ import hashlib
 import io
 import math
 import random
-import subprocess
-import sys
 import tarfile
 import tempfile
 import zlib
 from pathlib import Path
 
 from .events import EventSink, Log, Stage, ignore_events
+from .pip_download import DownloadError, pip_download
 from .storage import cache_dir, write_atomic
 from .tasks import Example, Task, TaskError, read_utf8
 
@@ -39,11 +38,6 @@ MOVIE_REVIEWS_SHA256 = "c8293b0d942e90e223ea2c0955d969040d1a1be514a978b9af069894
 
 _MAX_MEMBER_BYTES = 64 * 1024 * 1024
 
-_NETWORK_TROUBLE = (
-    "Could not find a version", "No matching distribution", "NewConnectionError", "Max retries exceeded",
-    "ConnectionError", "Connection refused", "Temporary failure in name resolution", "Name or service not known",
-    "ReadTimeout", "timed out", "SSLError", "ProxyError", "Network is unreachable",
-)
 
 
 def movie_reviews_path() -> Path:
@@ -131,7 +125,7 @@ def fetch_movie_reviews(events: EventSink = ignore_events) -> Path:
     try:
         with tempfile.TemporaryDirectory(prefix="prompt-recycler-") as folder:
             events(Stage(f"downloading {VADER_SDIST} from the package index"))
-            sdist = _download_sdist(Path(folder))
+            sdist = _download_sdist(Path(folder), events)
             events(Stage("checking and extracting the movie reviews"))
             digest = _sha256(sdist.read_bytes())
             if digest != VADER_SDIST_SHA256:
@@ -175,52 +169,13 @@ def _by_hand(target: Path) -> str:
     )
 
 
-def _download_sdist(folder: Path) -> Path:
+def _download_sdist(folder: Path, events: EventSink = ignore_events) -> Path:
     """Download the vaderSentiment sdist into ``folder`` with pip and return its path."""
-    command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--disable-pip-version-check",
-        "--retries", "2", "--timeout", "20", "--dest", str(folder), VADER_REQUIREMENT,
-    ]
-    target = movie_reviews_path()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=900)
-    except subprocess.TimeoutExpired as error:
-        raise TaskError(
-            f"pip took more than 15 minutes to download {VADER_REQUIREMENT}: the package index is unreachable",
-            f"check the network connection and pip's index settings, {_by_hand(target)}",
-        ) from error
-    output = f"{done.stdout}\n{done.stderr}"
-    if done.returncode != 0:
-        raise _pip_error(output, target)
-    found = sorted(folder.glob("*.tar.gz"))
-    if not found:
-        raise TaskError(
-            f"pip downloaded no .tar.gz for {VADER_REQUIREMENT}",
-            f"check pip's settings (a wheel was fetched instead of the source archive?), {_by_hand(target)}",
-        )
-    return found[0]
-
-
-def _pip_error(output: str, target: Path) -> TaskError:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR")]
-    last = (errors or lines or ["no output"])[-1]
-    if "No space left on device" in output:
-        return TaskError(
-            "the disk is full: pip could not save the download",
-            "free a few MB (or point TMPDIR at another disk) and run `prompt-recycler data fetch` again",
-        )
-    if "No module named pip" in output:
-        return TaskError(
-            f"pip is not installed for {sys.executable}",
-            f"install it with `{sys.executable} -m ensurepip`, {_by_hand(target)}",
-        )
-    if any(marker in output for marker in _NETWORK_TROUBLE):
-        return TaskError(
-            f"could not download {VADER_REQUIREMENT}: the package index (PyPI) is unreachable from here (pip: {last})",
-            f"check the network connection and pip's index settings, {_by_hand(target)}",
-        )
-    return TaskError(f"pip could not download {VADER_REQUIREMENT} (pip: {last})", _by_hand(target).removeprefix("or "))
+        return pip_download(VADER_REQUIREMENT, folder, sdist=True, otherwise=_by_hand(movie_reviews_path()),
+                            events=events)
+    except DownloadError as error:
+        raise TaskError(error.problem, error.fix) from error
 
 
 def _extract_movie_reviews(sdist: Path) -> bytes:

@@ -42,6 +42,8 @@ class TuningSettings:
     init: str = "class-label"
     seed: int = 0
     bf16: bool = True
+    max_norm: float | None = None
+    """Keep every row no longer than this many times the model's mean vocabulary row norm ("recyclable" prompts)."""
 
     def check(self) -> None:
         if self.steps < 0 or self.prompt_length < 1 or self.batch_size < 1 or self.eval_every < 1:
@@ -51,6 +53,8 @@ class TuningSettings:
             )
         if self.learning_rate <= 0:
             raise TuningError(f"learning rate {self.learning_rate} is not positive", "use e.g. 0.3 for Adam")
+        if self.max_norm is not None and self.max_norm <= 0:
+            raise TuningError(f"the norm cap {self.max_norm} is not positive", "use e.g. 1.5 (x the vocabulary norm)")
         if self.init not in ("class-label", "random") and not self.init.startswith("text:"):
             raise TuningError(f"unknown prompt init {self.init!r}", f"use one of {', '.join(INITS)}")
 
@@ -108,12 +112,20 @@ def tune(
     start: SoftPrompt,
     settings: TuningSettings,
     *,
+    vocabulary_norm: float | None = None,
     series: str = "tuning",
     events: EventSink = ignore_events,
     cancel: CancelToken | None = None,
 ) -> TuningResult:
-    """Tune ``start`` on ``task.train``; evaluate on ``task.dev`` every ``eval_every`` steps; keep the best."""
+    """Tune ``start`` on ``task.train``; evaluate on ``task.dev`` every ``eval_every`` steps; keep the best.
+
+    With ``settings.max_norm``, rows are projected back into a ball of ``max_norm * vocabulary_norm`` (the mean norm of
+    the model's embedding rows) after every step, which keeps the prompt where maps fitted on words hold.
+    """
     settings.check()
+    if settings.max_norm is not None and not vocabulary_norm:
+        raise TuningError("a norm cap needs the model's mean vocabulary norm", "pass vocabulary_norm")
+    cap = None if settings.max_norm is None else settings.max_norm * float(vocabulary_norm)
     cancel = cancel or CancelToken()
     if not task.train or not task.dev:
         raise TuningError(f"the task {task.name} has no training or no dev examples", "give a task with both splits")
@@ -147,6 +159,9 @@ def tune(
         loss = -scores.float().gather(1, gold.unsqueeze(1)).mean()
         loss.backward()
         optimizer.step()
+        if cap is not None:
+            with torch.no_grad():
+                rows.mul_((cap / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
         result.losses.append(float(loss.detach()))
         events(Progress(step))
         if step % settings.eval_every == 0 or step == settings.steps:

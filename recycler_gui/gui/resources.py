@@ -1,4 +1,4 @@
-"""Files the window needs besides code (the application icon), found in an installed package or a source checkout."""
+"""The application icon as a ``QIcon``, from the shipped resources."""
 
 from __future__ import annotations
 
@@ -6,16 +6,12 @@ from pathlib import Path
 
 from PySide6.QtGui import QIcon
 
-ICON = Path("resources") / "icons" / "prompt-recycler.svg"
+from ..core.resources import resource_path
 
 
 def icon_path() -> Path | None:
-    """The application icon: ``recycler_gui/resources/...`` if packaging copied it there, else the checkout's."""
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / ICON, package.parent / ICON):
-        if candidate.is_file():
-            return candidate
-    return None
+    """The application icon (SVG), or None when this installation lacks it."""
+    return resource_path("icons", "prompt-recycler.svg")
 
 
 def app_icon() -> QIcon:
