@@ -10,6 +10,7 @@ import torch
 from tiny_models import TOY_NEGATIVE, TOY_POSITIVE, write_toy_task
 
 from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core.errors import PromptShapeError
 from recycler_gui.core.events import CancelToken, Point, Result
 from recycler_gui.core.pipeline import Job, JobError, run
 from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
@@ -156,3 +157,40 @@ def test_cli_tune_writes_the_prompt_and_a_record(
     assert record["test_examples"] == 6 and 0 <= record["test_accuracy"] <= 1
     tuned = read_prompt(tmp_path / "tuned")
     assert tuned.num_tokens == 3 and tuned.meta.source_model == str(tiny_t5)
+
+
+def test_a_norm_cap_keeps_every_row_within_the_vocabulary_region(tiny_t5: Path) -> None:
+    checkpoint = open_checkpoint(tiny_t5)
+    scorer = Scorer(checkpoint.load_model("cpu"), checkpoint.tokenizer(), checkpoint.family, (" negative", " positive"))
+    table = checkpoint.input_embeddings()
+    vocabulary_norm = float(table.norm(dim=1).mean())
+    start = SoftPrompt(table[:6].clone())
+    settings = TuningSettings(steps=10, batch_size=8, eval_every=5, eval_size=12, learning_rate=0.3, bf16=False)
+    free = tune(scorer, _toy_task(), start, settings)
+    capped = tune(scorer, _toy_task(), start, TuningSettings(**{**settings.__dict__, "max_norm": 1.0}),
+                  vocabulary_norm=vocabulary_norm)
+    assert capped.prompt.encoder.norm(dim=1).max() <= vocabulary_norm * 1.0001
+    if free.best_step:
+        assert free.prompt.encoder.norm(dim=1).max() > vocabulary_norm
+    with pytest.raises(Exception, match="mean vocabulary norm"):
+        tune(scorer, _toy_task(), start, TuningSettings(**{**settings.__dict__, "max_norm": 1.0}))
+
+
+def test_a_prompt_tuned_on_the_target_is_the_upper_bound_without_re_tuning(job: Job, tmp_path: Path) -> None:
+    job.retune_steps = 0
+    job.target_prompt = str(write_prompt(SoftPrompt(torch.randn(4, 32)), tmp_path / "target.safetensors",
+                                         "safetensors"))
+    report = run(job)
+    bound = next(row for row in report["rows"] if row["name"] == "tuned on target")
+    assert bound["kind"] == "retuned" and bound["examples"] == job.eval_size
+    assert report["retuned_accuracy"] == bound["accuracy"]
+    gap = bound["accuracy"] - report["best_baseline_accuracy"]
+    for row in (r for r in report["rows"] if r["kind"] == "recycled"):
+        expected = (row["accuracy"] - report["best_baseline_accuracy"]) / gap if gap > 0 else None
+        assert row["gap_closed"] == expected
+
+
+def test_a_target_prompt_of_the_wrong_width_is_refused_before_any_work(job: Job, tmp_path: Path) -> None:
+    job.target_prompt = str(write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "t.safetensors", "safetensors"))
+    with pytest.raises(PromptShapeError, match="prompt tuned on the target.*48 wide.*target model"):
+        run(job)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..core.errors import RecyclerError
 from ..core.events import Cancelled
-from . import data, evaluate, inspect, models, recycle
+from . import data, demo, evaluate, inspect, models, recycle
 from .common import EXIT_CANCELLED, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR
 
 
@@ -59,6 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (recycle, evaluate, inspect, data, models):
+    for module in (demo, recycle, evaluate, inspect, data, models):
         module.register(commands, common)
     return parser

