@@ -28,10 +28,14 @@ if [[ "$(uname -s)" == Linux ]] && command -v apt-get >/dev/null 2>&1; then
   for pair in "${qt_libs[@]}"; do
     grep -q "${pair%%:*}" <<<"$known" || missing+=("${pair##*:}")
   done
+  if [[ -n "$extras" ]]; then  # the validators the packaging tests run
+    command -v desktop-file-validate >/dev/null || missing+=(desktop-file-utils)
+    command -v appstreamcli >/dev/null || missing+=(appstream)
+  fi
   if ((${#missing[@]})); then
     sudo=""
     [[ $(id -u) -ne 0 ]] && sudo="sudo"
-    echo "Installing the system libraries Qt needs: ${missing[*]}"
+    echo "Installing system packages: ${missing[*]}"
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
