@@ -25,18 +25,20 @@ from common import ROOT, machine_line, write_section
 PROMPTS = ROOT / "resources" / "prompts"
 
 
-def tune_one(model: str, seed: int, steps: int, prompt_length: int) -> dict:
-    name = f"{model}-movie-reviews-seed{seed}"
+def tune_one(model: str, seed: int, steps: int, prompt_length: int, max_norm: float | None) -> dict:
+    name = f"{model}-movie-reviews-{'recyclable-' if max_norm else ''}seed{seed}"
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / name
         command = ["prompt-recycler", "tune", "--model", model, "--seed", str(seed), "--steps", str(steps),
-                   "--prompt-length", str(prompt_length), "--init", "class-label", "--out", str(out), "--json"]
+                   "--prompt-length", str(prompt_length), "--init", "class-label",
+                   *(["--max-norm", str(max_norm)] if max_norm else []), "--out", str(out), "--json"]
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "recycler_gui.cli", *command[1:]], check=True,
                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
         record = json.loads(done.stdout)
         record.update(command=" ".join([*command[:-3], "--out", f"resources/prompts/{name}"]),
-                      wall_seconds=round(time.perf_counter() - started, 1), machine=machine_line(), output=None)
+                      wall_seconds=round(time.perf_counter() - started, 1), machine=machine_line(),
+                      output=f"resources/prompts/{name}")
         (out / "record.json").write_text(json.dumps(record, indent=2) + "\n")
         final = PROMPTS / name
         if final.exists():
@@ -52,8 +54,11 @@ def write_table() -> None:
     rows = []
     for record_file in sorted(PROMPTS.glob("*/record.json")):
         r = json.loads(record_file.read_text())
-        rows.append(f"| `{record_file.parent.name}` | {r['model']} | {r['seed']} | {r['steps']} | {r['best_step']} | "
-                    f"{100 * r['dev_accuracy']:.1f}% | {100 * r['test_accuracy']:.1f}% | {r['wall_seconds']:.0f} s |")
+        cap = f"{r['max_norm']}x" if r.get("max_norm") else "-"
+        norm = f"{r['mean_row_norm'] / r['vocabulary_mean_norm']:.1f}x" if r.get("mean_row_norm") else "-"
+        rows.append(f"| `{record_file.parent.name}` | {r['model']} | {r['seed']} | {r['steps']} | {cap} | {norm} | "
+                    f"{r['best_step']} | {100 * r['dev_accuracy']:.1f}% | {100 * r['test_accuracy']:.1f}% | "
+                    f"{r['wall_seconds']:.0f} s |")
     write_section("Shipped source prompts", [
         "Command: `python bench/tune_source_prompts.py` (each folder's `record.json` holds its exact command).",
         "",
@@ -62,8 +67,11 @@ def write_table() -> None:
         "Class-label init, 20 virtual tokens, Adam lr 0.3, batch 16, bf16 autocast; dev accuracy on 200 dev examples "
         "every 25 steps (best kept); test accuracy on the 1000-example test split.",
         "",
-        "| prompt | model | seed | steps | best step | dev accuracy | test accuracy | wall time |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "`norm cap` is `tune --max-norm` (recyclable prompts, issue 8); `row norm` is the prompt's mean row norm "
+        "over the model's mean vocabulary row norm.",
+        "",
+        "| prompt | model | seed | steps | norm cap | row norm | best step | dev acc. | test acc. | wall time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         *rows,
     ])
 
@@ -74,12 +82,13 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--prompt-length", type=int, default=20)
+    parser.add_argument("--max-norm", type=float, help="tune recyclable prompts (tune --max-norm RATIO)")
     parser.add_argument("--table-only", action="store_true", help="only rewrite the docs table from the records")
     args = parser.parse_args()
     if not args.table_only:
         for seed in args.seeds:
             for model in args.models:
-                tune_one(model, seed, args.steps, args.prompt_length)
+                tune_one(model, seed, args.steps, args.prompt_length, args.max_norm)
     write_table()
 
 

@@ -21,7 +21,9 @@ class DemoUnavailableError(RecyclerError):
 
 def demo_job(eval_size: int = DEMO_EVAL_SIZE) -> Job:
     """The demo comparison (the models must be fetched before it runs: ``prepare_demo``)."""
-    sources, targets = shipped_prompts(DEMO_SOURCE), shipped_prompts(DEMO_TARGET)
+    sources, targets = (
+        [p for p in shipped_prompts(model) if not p.record.get("max_norm")] for model in (DEMO_SOURCE, DEMO_TARGET)
+    )
     if not sources or not targets:
         raise DemoUnavailableError(
             f"this installation has no shipped prompts for {DEMO_SOURCE} and {DEMO_TARGET}",

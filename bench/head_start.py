@@ -1,0 +1,102 @@
+"""Re-tuning head start: tune on the target from a recycled prompt vs from class-label init, same recipe.
+
+    python bench/head_start.py [--directions smollm2-135m:gemma3-270m gemma3-270m:smollm2-135m] [--method NAME]
+
+For each direction the seed-0 prompt shipped for the source is recycled with ``--method`` (default: the data-free
+recycler with the best mean accuracy in that direction in bench/results/recycling_quality.json) and tuned on the
+target with the recipe of the shipped prompts (100 steps, Adam lr 0.3, batch 16, seed 0, dev of 200 examples every
+25 steps). The from-scratch curve is the target's shipped seed-0 prompt's own record (class-label init, same recipe
+and seed). Reported: dev accuracy at 0/25/50/75/100 steps for both starts, and the first evaluated step at which the
+recycled start reaches the from-scratch run's best dev accuracy. Writes bench/results/head_start.json and the "Head
+start" section of docs/BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from common import RESULTS, machine_line, save_json, write_section
+
+from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core.movie_reviews import movie_reviews
+from recycler_gui.core.prompts import read_prompt
+from recycler_gui.core.recycling import recycle
+from recycler_gui.core.resources import shipped_prompts
+from recycler_gui.core.scoring import Scorer
+from recycler_gui.core.tuning import TuningSettings, tune
+
+
+def best_method(source: str, target: str) -> str:
+    """The data-free recycler with the best mean accuracy over the plain shipped prompts of this direction."""
+    results = json.loads((RESULTS / "recycling_quality.json").read_text())
+    result = next(r for r in results if (r["source"], r["target"]) == (source, target))
+    plain = [rows for name, rows in result["prompts"].items() if "recyclable" not in name]
+    methods = [m for m in plain[0] if m != "few-shot pick"]
+    return max(methods, key=lambda m: sum(rows[m]["accuracy"] for rows in plain) / len(plain))
+
+
+def run_direction(source_name: str, target_name: str, method: str | None) -> dict:
+    started = time.perf_counter()
+    method = method or best_method(source_name, target_name)
+    source_prompt = next(p for p in shipped_prompts(source_name) if p.name.endswith("-seed0") and
+                         not p.record.get("max_norm"))
+    scratch = next(p for p in shipped_prompts(target_name) if p.name.endswith("-seed0") and
+                   not p.record.get("max_norm")).record
+    source, target = open_checkpoint(source_name), open_checkpoint(target_name)
+    start = recycle(source, target, read_prompt(source_prompt.path), [method]).recycled[0].prompt
+    task = movie_reviews()
+    settings = TuningSettings(steps=scratch["steps"], prompt_length=start.num_tokens, learning_rate=0.3,
+                              batch_size=16, eval_every=25, eval_size=200, seed=0)
+    model = target.load_model("cpu", "float32")
+    scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=settings.batch_size)
+    result = tune(scorer, task, start, settings)
+    scratch_best = scratch["dev_accuracy"]
+    reached = result.steps_to_reach(scratch_best)
+    return {
+        "source": source_name, "target": target_name, "method": method, "source_prompt": source_prompt.name,
+        "recycled_curve": result.curve, "scratch_curve": scratch["curve"], "scratch_best_dev": scratch_best,
+        "scratch_best_step": scratch["best_step"], "recycled_best_dev": result.best_accuracy,
+        "recycled_steps_to_scratch_best": reached,
+        "steps_saved": None if reached is None else scratch["best_step"] - reached,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def table(results: list[dict]) -> list[str]:
+    steps = sorted({int(s) for r in results for s, _ in r["scratch_curve"]})
+    lines = ["| direction | start | " + " | ".join(f"step {s}" for s in steps) + " | best | reaches scratch best at |",
+             "| --- | --- |" + " --- |" * (len(steps) + 2)]
+    for r in results:
+        for label, curve, best, reach in (
+            ("class-label init (scratch)", r["scratch_curve"], r["scratch_best_dev"], f"step {r['scratch_best_step']}"),
+            (f"recycled ({r['method']})", r["recycled_curve"], r["recycled_best_dev"],
+             "never" if r["recycled_steps_to_scratch_best"] is None else
+             f"step {r['recycled_steps_to_scratch_best']} ({r['steps_saved']} steps saved)"),
+        ):
+            by_step = {int(s): a for s, a in curve}
+            cells = [f"{100 * by_step[s]:.1f}" if s in by_step else "-" for s in steps]
+            lines.append(f"| {r['source']} → {r['target']} | {label} | " + " | ".join(cells) +
+                         f" | {100 * best:.1f} | {reach} |")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
+    parser.add_argument("--method", help="recycler to start from (default: the best data-free one per direction)")
+    args = parser.parse_args()
+    results = [run_direction(*d.split(":"), args.method) for d in args.directions]
+    save_json("head_start.json", results)
+    write_section("Head start", [
+        f"Command: `python bench/head_start.py {' '.join(sys.argv[1:])}`".replace(" `", " `"), "", machine_line(), "",
+        "Dev accuracy (%, 200 dev examples) while tuning on the target, 100 steps of the shipped prompts' recipe "
+        "(Adam lr 0.3, batch 16, seed 0). The scratch curve is the target's shipped seed-0 record.", "",
+        *table(results),
+    ])
+
+
+if __name__ == "__main__":
+    main()
