@@ -134,3 +134,13 @@ def test_unknown_method_and_parameter_are_named() -> None:
 def test_an_unfitted_recycler_says_so() -> None:
     with pytest.raises(RecyclerParameterError, match="not fitted"):
         recycler_class("v2v-lin")()(torch.ones(2, 3))
+
+
+def test_kernel_mix_carries_which_words_a_row_points_to_and_stays_in_the_target_region() -> None:
+    torch.manual_seed(0)
+    source, target = torch.randn(300, 16), torch.randn(300, 24)
+    recycler = recycler_class("kernel")(top_k=4, temperature=0.01).fit(source, target)
+    far_out = source[[5, 17]] * 14.0  # rows pointing at words 5 and 17, far outside the vocabulary's region
+    recycled = recycler(far_out)
+    assert torch.allclose(recycled, target[[5, 17]], atol=1e-3)
+    assert recycled.norm(dim=1).max() <= target.norm(dim=1).max()

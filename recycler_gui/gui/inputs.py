@@ -42,6 +42,7 @@ METHOD_PARAMETERS: dict[str, tuple[str, str]] = {
     "ridge": ("norm", "norm"),
     "procrustes": ("norm", "norm"),
     "relative": ("steps", "int"),
+    "kernel": ("top_k", "int"),
 }
 WARNING_STYLE = "color: #c0392b;"
 

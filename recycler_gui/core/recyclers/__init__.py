@@ -1,8 +1,9 @@
-"""Recyclers: the paper's three (v2v-lin, v2v-nn, lin-comb) and our own (ridge, procrustes, relative)."""
+"""Recyclers: the paper's three (v2v-lin, v2v-nn, lin-comb) and our own (ridge, procrustes, relative, kernel)."""
 
 from __future__ import annotations
 
 from .base import NORM_MODES, Recycler, RecyclerParameterError
+from .kernel import KernelMix
 from .lincomb import LinearCombination
 from .linear import RidgeLinear, V2VLinear
 from .mlp import V2VNetwork
@@ -10,7 +11,8 @@ from .procrustes import Procrustes
 from .relative import RelativeSpace
 
 RECYCLERS: dict[str, type[Recycler]] = {
-    cls.name: cls for cls in (V2VLinear, V2VNetwork, LinearCombination, RidgeLinear, Procrustes, RelativeSpace)
+    cls.name: cls
+    for cls in (V2VLinear, V2VNetwork, LinearCombination, RidgeLinear, Procrustes, RelativeSpace, KernelMix)
 }
 """Every recycler by name, the paper's first."""
 

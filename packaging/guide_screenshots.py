@@ -1,0 +1,111 @@
+"""The user guide's screenshots, taken in a real window (run under Xvfb on a headless machine).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python packaging/guide_screenshots.py --compare RUN_ID --retune RUN_ID
+
+Writes docs/guide/*.png: the demo loaded; a finished comparison (``--compare``, a stored run); re-tuning curves
+(``--retune``, a stored run with re-tuning); the export dialog; an error dialog. Stored runs: `prompt-recycler runs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+from recycler_gui.core.pipeline import Job
+from recycler_gui.core.runs import open_run
+from recycler_gui.gui.main_window import EXPORT_FORMATS, MainWindow
+from recycler_gui.gui.resources import app_icon
+
+OUT = Path(__file__).resolve().parent.parent / "docs" / "guide"
+
+
+def settle(milliseconds: int) -> None:
+    loop = QEventLoop()
+    QTimer.singleShot(milliseconds, loop.quit)
+    loop.exec()
+
+
+def wait_for_summaries(window: MainWindow) -> None:
+    for _ in range(240):
+        if not any(p.summary.text().startswith("Reading") for p in (window.inputs.source, window.inputs.target)):
+            break
+        settle(500)
+    settle(1500)
+
+
+def save_window(window: MainWindow, name: str) -> None:
+    window.grab().save(str(OUT / name))
+    print(OUT / name)
+
+
+def save_screen(name: str) -> None:
+    QGuiApplication.primaryScreen().grabWindow(0).save(str(OUT / name))
+    print(OUT / name)
+
+
+def show_run(window: MainWindow, run_id: str) -> None:
+    report = open_run(run_id).load_report()
+    window.inputs.set_job(Job.from_dict(report["job"]))
+    window.show_report(report)
+    wait_for_summaries(window)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--compare", required=True, help="a stored run to show as the finished comparison")
+    parser.add_argument("--retune", required=True, help="a stored run with re-tuning curves")
+    parser.add_argument("--size", default="1600x1000")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    app = QApplication(sys.argv[:1])
+    app.setWindowIcon(app_icon())
+    window = MainWindow()
+    width, height = (int(v) for v in args.size.split("x"))
+    window.resize(width, height)
+    window.move(0, 0)
+    window.splitter.setSizes([430, width - 430])
+    window.right_splitter.setSizes([int(height * 0.58), int(height * 0.27), int(height * 0.1)])
+    window.show()
+
+    window.load_demo()
+    wait_for_summaries(window)
+    save_window(window, "01-demo-loaded.png")
+
+    show_run(window, args.compare)
+    save_window(window, "02-comparison.png")
+    best = max((r for r in window.report["rows"] if r["kind"] == "recycled"), key=lambda r: r["accuracy"])
+    table = window.table
+    for index in range(table.results.rowCount()):
+        if table.results.row_at(index)["name"] == best["name"]:
+            table.selectRow(table.proxy.mapFromSource(table.results.index(index, 0)).row())
+    dialog = QFileDialog(window, f"Export the {best['name']} prompt", str(Path.home() / best["name"]),
+                         ";;".join(EXPORT_FORMATS))
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.resize(900, 520)
+    dialog.show()
+    settle(1500)
+    save_screen("04-export.png")
+    dialog.close()
+
+    show_run(window, args.retune)
+    save_window(window, "03-retuning.png")
+
+    box = QMessageBox(QMessageBox.Icon.Warning, "Prompt Recycler",
+                      "The prompt's rows are 640 wide but the source model smollm2-135m has hidden size 576. Pick "
+                      "the model the prompt was trained on as the source.", parent=window)
+    box.show()
+    settle(1000)
+    save_screen("05-error.png")
+    box.close()
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
