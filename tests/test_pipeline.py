@@ -194,3 +194,19 @@ def test_a_target_prompt_of_the_wrong_width_is_refused_before_any_work(job: Job,
     job.target_prompt = str(write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "t.safetensors", "safetensors"))
     with pytest.raises(PromptShapeError, match="prompt tuned on the target.*48 wide.*target model"):
         run(job)
+
+
+def test_the_few_shot_pick_is_a_row_of_its_own_kind_and_leaves_the_data_free_rate_alone(job: Job) -> None:
+    job.retune_steps = 0
+    data_free = run(job)
+    job.few_shot = 6
+    report = run(job)
+    pick = next(row for row in report["rows"] if row["kind"] == "few-shot")
+    assert pick["name"] == f"few-shot pick: {pick['picked']}" and pick["shots"] == 6
+    assert pick["picked"].split(" @ ")[0] in job.methods
+    assert 0 <= pick["calibrated_accuracy"] <= 1 and "success" in pick
+    assert report["success_rate"] == data_free["success_rate"]
+    assert read_prompt(Path(report["path"]) / "prompts" / "few-shot pick").num_tokens == 4
+    job.few_shot = 33
+    with pytest.raises(JobError, match="0 \\(off\\) to 32"):
+        run(job)

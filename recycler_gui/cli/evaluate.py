@@ -67,6 +67,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help=f"baseline, repeatable: {', '.join(BASELINES)} or all (default all)",
     )
     compare.add_argument("--retune-steps", type=int, help="re-tune on the target for this many steps (default 0: no)")
+    compare.add_argument("--few-shot", type=int, metavar="K",
+                         help="few-shot mode, reported apart: also pick the recycled prompt most accurate on K <= 32 "
+                              "labelled train examples of the target (default 0: data-free only)")
     compare.add_argument("--target-prompt", help="a prompt already tuned on the target for this task: scored as the "
                                                  "upper bound (cheaper than --retune-steps)")
     compare.add_argument(
@@ -116,7 +119,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 _TASK_FIELDS = ("task", "text_column", "label_column", "label_words", "template", "device", "dtype", "seed",
                 "batch_size")
 _COMPARE_FIELDS = (*_TASK_FIELDS, "source", "target", "prompt", "prompt_key", "methods", "baselines",
-                   "retune_steps", "retune_from", "target_prompt", "eval_size", "offset", "num_words", "score_source")
+                   "retune_steps", "retune_from", "target_prompt", "few_shot", "eval_size", "offset", "num_words",
+                   "score_source")
 
 
 def job_from_args(args: argparse.Namespace) -> Job:
@@ -162,7 +166,7 @@ def report_table(report: dict[str, Any]) -> str:
         rows.append([
             row["name"], row["kind"], row.get("model", ""), _percent(row["accuracy"]) + spread,
             _percent(row.get("macro_f1")), "-" if row.get("auc") is None else f"{row['auc']:.3f}",
-            _percent(row.get("vs_best_baseline"), signed=True) if row["kind"] == "recycled" else "",
+            _percent(row.get("vs_best_baseline"), signed=True) if row["kind"] in ("recycled", "few-shot") else "",
             success, _percent(row.get("gap_closed")) if row.get("gap_closed") is not None else "",
         ])
     headers = ["row", "kind", "model", "accuracy %", "macro-F1 %", "AUC", "vs best baseline", "success", "gap closed %"]

@@ -22,6 +22,7 @@ from .baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_
 from .checkpoints import ENCODER_DECODER, Checkpoint, open_checkpoint
 from .errors import CorruptFileError, InputNotFoundError, RecyclerError
 from .events import RETUNE_SERIES, Cancelled, CancelToken, EventSink, Log, Result, Stage, ignore_events
+from .few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
 from .model_zoo import fetch_if_zoo_model
 from .prompts import PeftTarget, SoftPrompt, read_prompt, write_prompt
 from .recycling import check_prompt_fits_source, recycle, resolve_methods
@@ -44,7 +45,9 @@ class Job:
 
     ``label_words`` is a spec string as on the command line (``negative,positive`` or ``neg=bad,pos=good``; each word
     gets one leading space) or a list of words used exactly as given. ``target_prompt`` is a prompt already tuned on
-    the target (for this task): scored as the upper bound instead of, or beside, re-tuning.
+    the target (for this task): scored as the upper bound instead of, or beside, re-tuning. ``few_shot`` > 0 adds the
+    few-shot pick: the recycled prompt (each method's, as recycled or at the target vocabulary's norm) most accurate
+    on that many labelled train examples of the target; it is a row of its own kind, never mixed with data-free ones.
     """
 
     source: str
@@ -65,6 +68,7 @@ class Job:
     batch_size: int = 16
     score_source: bool = True
     target_prompt: str | None = None
+    few_shot: int = 0
     retune_steps: int = 0
     retune_from: list[str] = field(default_factory=lambda: list(RETUNE_STARTS))
     retune_learning_rate: float = 0.3
@@ -105,6 +109,9 @@ class Job:
     def check(self) -> None:
         if self.eval_size < 1 or self.batch_size < 1 or self.retune_steps < 0:
             raise JobError("evaluation size and batch size must be >= 1, re-tune steps >= 0", "fix the job settings")
+        if not 0 <= self.few_shot <= MAX_SHOTS:
+            raise JobError(f"few-shot examples must be 0 (off) to {MAX_SHOTS}, not {self.few_shot}",
+                           "the few-shot mode uses a handful of labelled examples; set 0 for data-free only")
         bad = set(self.retune_from) - set(RETUNE_STARTS)
         if bad:
             raise JobError(f"unknown re-tune start {', '.join(bad)}", f"use {' and/or '.join(RETUNE_STARTS)}")
@@ -239,11 +246,41 @@ class _Run:
             row = {"name": item.method, "kind": "recycled", **score(item.method, item.prompt.encoder)}
             self._add_row({**row, "fit_seconds": round(item.fit_seconds, 3), "fit_loss": item.fit_loss})
 
+        if job.few_shot and recycled:
+            self._few_shot(job, scorer, target.name, task, table, recycled, texts, gold)
         if tuned_on_target is not None:
+            write_prompt(tuned_on_target, self.folder.prompts / "tuned-on-target", "peft")
             self._add_row({"name": "tuned on target", "kind": "retuned", "start": "given",
                            **score("the prompt tuned on the target", tuned_on_target.encoder)})
         if job.retune_steps:
             self._retune(job, scorer, task, table, length, recycled, score)
+
+    def _few_shot(
+        self, job: Job, scorer: Scorer, target_name: str, task: Task, table: torch.Tensor, recycled: list,
+        texts: list[str], gold: torch.Tensor,
+    ) -> None:
+        self.cancel.check()
+        self.emit(Stage(f"few-shot mode: picking on {job.few_shot} labelled train examples"))
+        target_norm = float(table.norm(dim=1).mean())
+        candidates: dict[str, torch.Tensor | None] = {}
+        for item in recycled:
+            rows = item.prompt.encoder
+            candidates[item.method] = rows
+            candidates[f"{item.method} @ target norm"] = rows / rows.norm(dim=1, keepdim=True) * target_norm
+        shots = few_shot_examples(task, job.few_shot, job.seed)
+        pick = pick_by_few_shot(scorer, task, candidates, shots, self.cancel)
+        self.emit(Log(f"few-shot pick: {pick.name} ({pick.accuracy:.3f} on the {len(shots)} examples)"))
+        self.emit(Stage(f"scoring the few-shot pick on {target_name}", len(texts)))
+        scores = scorer.score(texts, pick.rows, events=self.emit, cancel=self.cancel)
+        shot_scores = scorer.score([task.render(e.text) for e in shots], pick.rows, cancel=self.cancel)
+        calibrated = scores - label_bias(shot_scores)
+        write_prompt(SoftPrompt(pick.rows), self.folder.prompts / "few-shot pick", "peft")
+        self._add_row({
+            "name": f"few-shot pick: {pick.name}", "kind": "few-shot", "picked": pick.name, "shots": len(shots),
+            "shot_accuracy": pick.accuracy, **classification_metrics(scores, gold).as_dict(),
+            "calibrated_accuracy": float((calibrated.argmax(1) == gold).float().mean()),
+            "model": target_name, "examples": len(texts),
+        })
 
     def _on_source(
         self, job: Job, source: Checkpoint, prompt: SoftPrompt, task: Task, texts: list[str], gold: torch.Tensor
@@ -314,7 +351,7 @@ def _derive(report: dict[str, Any]) -> None:
     report["best_baseline_accuracy"] = baseline
     report["retuned_accuracy"] = retuned
     for row in rows:
-        if row["kind"] != "recycled" or baseline is None:
+        if row["kind"] not in ("recycled", "few-shot") or baseline is None:
             continue
         row["vs_best_baseline"] = row["accuracy"] - baseline
         row["success"] = row["accuracy"] > baseline

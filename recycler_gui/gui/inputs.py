@@ -498,6 +498,10 @@ class InputsPanel(QWidget):
         self.offset = QSpinBox(minimum=0, maximum=1_000_000, value=1000, singleStep=100)
         self.num_words = QSpinBox(minimum=0, maximum=1_000_000, value=4000, singleStep=500)
         self.num_words.setSpecialValueText("all")
+        self.few_shot = QSpinBox(minimum=0, maximum=32, value=0)
+        self.few_shot.setSpecialValueText("off (data-free only)")
+        self.few_shot.setToolTip("Few-shot mode, reported as its own row: also pick the recycled prompt most accurate "
+                                 "on this many labelled train examples of the target (at most 32).")
         form.addRow("Device", self.device)
         form.addRow("Weights dtype", self.dtype)
         form.addRow("Seed", self.seed)
@@ -505,6 +509,7 @@ class InputsPanel(QWidget):
         form.addRow("Batch size", self.batch_size)
         form.addRow("Skip most frequent words", self.offset)
         form.addRow("Fit on words", self.num_words)
+        form.addRow("Few-shot pick", self.few_shot)
         return box
 
     def job(self) -> Job:
@@ -531,6 +536,7 @@ class InputsPanel(QWidget):
             **self.task.options(), methods=methods, method_params=params, baselines=baselines,
             offset=self.offset.value(), num_words=self.num_words.value() or None, eval_size=self.eval_size.value(),
             batch_size=self.batch_size.value(), target_prompt=self.target_prompt.path() or None,
+            few_shot=self.few_shot.value(),
             retune_steps=self.retune_steps.value(), retune_from=retune_from,
             device=self.device.currentText(), dtype=self.dtype.currentText(), seed=self.seed.value(),
         )
@@ -563,6 +569,7 @@ class InputsPanel(QWidget):
         self.batch_size.setValue(job.batch_size)
         self.offset.setValue(job.offset)
         self.num_words.setValue(job.num_words or 0)
+        self.few_shot.setValue(job.few_shot)
 
 
 def available_devices() -> list[str]:

@@ -300,10 +300,11 @@ class MainWindow(QMainWindow):
         if report is None:
             return
         row = self.table.selected_row()
-        if row is None or row["kind"] not in ("recycled", "retuned"):
+        if row is None or row["kind"] not in ("recycled", "few-shot", "retuned"):
             QMessageBox.information(self, APP_TITLE, "Select a recycled or re-tuned prompt in the table first.")
             return
-        folder_name = row["name"] if row["kind"] == "recycled" else f"retuned-from-{row['start']}"
+        folder_name = {"recycled": row["name"], "few-shot": "few-shot pick"}.get(row["kind"]) or (
+            "tuned-on-target" if row.get("start") == "given" else f"retuned-from-{row['start']}")
         source = Path(report["path"]) / "prompts" / folder_name
         path, chosen = QFileDialog.getSaveFileName(
             self, f"Export the {row['name']} prompt", str(self._export_dir() / folder_name), ";;".join(EXPORT_FORMATS)

@@ -319,7 +319,7 @@ class PlotsPanel(QWidget):
         kind = row.get("kind")
         if kind == "baseline":
             return pg.mkBrush(BASELINE_GREYS[baseline_index % len(BASELINE_GREYS)]), pg.mkPen(None)
-        if kind == "recycled":
+        if kind in ("recycled", "few-shot"):  # a few-shot pick is a recycled prompt; its name says how it was chosen
             if row.get("success"):
                 return pg.mkBrush(RECYCLED), pg.mkPen(None)
             weak = QColor(RECYCLED)

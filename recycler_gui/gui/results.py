@@ -23,7 +23,7 @@ from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 SORT_ROLE = Qt.ItemDataRole.UserRole
-KIND_ORDER = {"baseline": 0, "recycled": 1, "retuned": 2, "source": 3}
+KIND_ORDER = {"baseline": 0, "recycled": 1, "few-shot": 2, "retuned": 3, "source": 4}
 SUCCESS_COLOUR = QColor("#2f9e44")
 FAILURE_COLOUR = QColor("#e03131")
 Index = QModelIndex | QPersistentModelIndex
@@ -44,7 +44,7 @@ def _points(value: Any) -> str:
 
 
 def _success(row: dict[str, Any]) -> str:
-    if row.get("kind") != "recycled" or row.get("success") is None:
+    if row.get("kind") not in ("recycled", "few-shot") or row.get("success") is None:
         return ""
     return "✓" if row["success"] else "✗"
 
@@ -71,7 +71,8 @@ class Column:
 COLUMNS = (
     Column("row", "A baseline, a recycling method, a re-tuned prompt or the source prompt.",
            lambda r: str(r.get("name", "")), lambda r: str(r.get("name", "")).casefold(), numeric=False),
-    Column("kind", "baseline, recycled, retuned (trained further on the target) or source (on the source model).",
+    Column("kind", "baseline, recycled (data-free), few-shot (a recycled prompt picked with labelled target examples), "
+           "retuned (trained on the target) or source (on the source model).",
            lambda r: str(r.get("kind", "")), lambda r: KIND_ORDER.get(r.get("kind"), len(KIND_ORDER)), numeric=False),
     Column("model", "The model the prompt was scored on.",
            lambda r: str(r.get("model", "")), lambda r: str(r.get("model", "")).casefold(), numeric=False),
