@@ -94,7 +94,8 @@ def main() -> int:
     dialog.close()
 
     show_run(window, args.retune)
-    save_window(window, "03-retuning.png")
+    window.plots.grab().save(str(OUT / "03-retuning.png"))  # the plots alone, larger
+    print(OUT / "03-retuning.png")
 
     box = QMessageBox(QMessageBox.Icon.Warning, "Prompt Recycler",
                       "The prompt's rows are 640 wide but the source model smollm2-135m has hidden size 576. Pick "

@@ -83,6 +83,8 @@ class CategoryAxis(pg.AxisItem):
         self.setHeight(int(longest * math.sin(angle) + metrics.height() * math.cos(angle) + 10))
         self.picture = None
         self.update()
+        if self.scene() is not None:  # turned labels reach past the old height: repaint all, or stale ones linger
+            self.scene().update()
 
     def boundingRect(self) -> QRectF:
         return super().boundingRect().adjusted(-self._overhang, 0, 0, 0)
