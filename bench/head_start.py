@@ -88,14 +88,16 @@ def main() -> None:
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--method", help="recycler to start from (default: the best data-free one per direction)")
     args = parser.parse_args()
-    results = [run_direction(*d.split(":"), args.method) for d in args.directions]
-    save_json("head_start.json", results)
-    write_section("Head start", [
-        f"Command: `python bench/head_start.py {' '.join(sys.argv[1:])}`".replace(" `", " `"), "", machine_line(), "",
-        "Dev accuracy (%, 200 dev examples) while tuning on the target, 100 steps of the shipped prompts' recipe "
-        "(Adam lr 0.3, batch 16, seed 0). The scratch curve is the target's shipped seed-0 record.", "",
-        *table(results),
-    ])
+    results = []
+    for direction in args.directions:  # saved after each direction, so a stopped run keeps what finished
+        results.append(run_direction(*direction.split(":"), args.method))
+        save_json("head_start.json", results)
+        write_section("Head start", [
+            f"Command: `python bench/head_start.py {' '.join(sys.argv[1:])}`", "", machine_line(), "",
+            "Dev accuracy (%, 200 dev examples) while tuning on the target, 100 steps of the shipped prompts' recipe "
+            "(Adam lr 0.3, batch 16, seed 0). The scratch curve is the target's shipped seed-0 record.", "",
+            *table(results),
+        ])
 
 
 if __name__ == "__main__":
