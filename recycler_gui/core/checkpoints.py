@@ -124,7 +124,10 @@ class Checkpoint:
                 f"{self.hidden_size}] from config.json",
                 "the weights and config.json do not belong together; download the model again",
             )
-        return table.to(torch.float32) * self.layout.scale
+        table = table.to(torch.float32)  # a fresh tensor (read from disk, or converted): safe to scale in place
+        if self.layout.scale != 1.0:
+            table.mul_(self.layout.scale)  # in place: Gemma's table is 671 MB in float32, a copy would double that
+        return table
 
     def _read_weight(self, names: tuple[str, ...]) -> torch.Tensor:
         prefix = getattr(_model_class(self.family), "base_model_prefix", "")
