@@ -16,16 +16,14 @@ import json
 import platform
 import sys
 import time
-from pathlib import Path
 
+import common
 import torch
 import transformers
 
 from recycler_gui.core.checkpoints import open_checkpoint
 from recycler_gui.core.movie_reviews import movie_reviews
 from recycler_gui.core.scoring import Scorer, classification_metrics
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(name: str, path: str, examples: int, reference_examples: int, batch_size: int) -> dict:
@@ -69,7 +67,7 @@ def measure(name: str, path: str, examples: int, reference_examples: int, batch_
     }
 
 
-def write_section(results: list[dict], command: str) -> None:
+def write_table(results: list[dict], command: str) -> None:
     lines = [
         "## Scoring throughput",
         "",
@@ -90,16 +88,7 @@ def write_section(results: list[dict], command: str) -> None:
             f"{r['speedup_same_subset']}x | "
             f"{r['max_abs_score_difference']:.1e} |"
         )
-    section = "\n".join(lines) + "\n"
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nEach section names the command that made it.\n\n"
-    start = text.find("## Scoring throughput")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + (text[end:] if end >= 0 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
+    common.write_section("Scoring throughput", lines[2:])
 
 
 def main() -> None:
@@ -114,10 +103,8 @@ def main() -> None:
         name, _, path = spec.partition("=")
         results.append(measure(name, path, args.examples, args.reference_examples, args.batch_size))
         print(json.dumps(results[-1]), flush=True)
-    out = ROOT / "bench" / "results" / "scoring.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    write_section(results, "python " + " ".join(sys.argv))
+    common.save_json("scoring.json", results)
+    write_table(results, "python " + " ".join(sys.argv))
 
 
 if __name__ == "__main__":
