@@ -199,3 +199,17 @@ def test_no_cache_refits_and_replaces_the_cached_fit(
     assert not recycle(source, target, prompt, ["procrustes"], vocabulary=settings, use_cache=False).recycled[0].cached
     assert recycle(source, target, prompt, ["procrustes"], vocabulary=settings).recycled[0].cached
     assert fits == ["procrustes"]
+
+
+def test_cli_recycle_uses_the_recommended_method_unless_told(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recycler_gui.core.recyclers import RECOMMENDED
+
+    prompt_file = write_prompt(_llama_prompt(tiny_llama), tmp_path / "prompt.npy", "npy")
+    base = ["recycle", "--source", str(tiny_llama), "--target", str(tiny_gemma), "--prompt", str(prompt_file),
+            "--offset", "0", "--json"]
+    assert main([*base, "--out", str(tmp_path / "one")]) == 0
+    assert [row["method"] for row in json.loads(capsys.readouterr().out)["methods"]] == [RECOMMENDED]
+    assert main([*base, "--out", str(tmp_path / "all"), "--method", "all"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["methods"]) == len(RECYCLERS)

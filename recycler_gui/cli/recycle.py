@@ -9,7 +9,7 @@ from typing import Any
 
 from ..core.checkpoints import ENCODER_DECODER
 from ..core.prompts import FORMATS
-from ..core.recyclers import NORM_MODES, RECYCLERS
+from ..core.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .common import TerminalEvents, add_command, num_words
 
 RECYCLE_EPILOG = """\
@@ -40,7 +40,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     recycle.add_argument("--key", help="tensor to use when the prompt file holds several")
     recycle.add_argument(
         "--method", action="append", metavar="NAME",
-        help=f"recycler to use, repeatable: {', '.join(RECYCLERS)}, or all (default: all)",
+        help=f"recycler to use, repeatable: {', '.join(RECYCLERS)}, or all (default: {RECOMMENDED}, the best on our "
+             "benchmark)",
     )
     recycle.add_argument("--out", required=True, type=Path, help="folder for the recycled prompts")
     recycle.add_argument("--format", choices=FORMATS, default="peft", help="output format (default: peft)")
@@ -62,7 +63,7 @@ def _cmd_recycle(args: argparse.Namespace) -> int:
     from ..core.recycling import check_prompt_fits_source, recycle, resolve_methods
     from ..core.vocab import VocabSettings
 
-    methods = resolve_methods(args.method or ["all"])
+    methods = resolve_methods(args.method or [RECOMMENDED])
     prompt = read_prompt(args.prompt, key=args.key)
     source, target = open_checkpoint(args.source), open_checkpoint(args.target)
     check_prompt_fits_source(prompt, source)

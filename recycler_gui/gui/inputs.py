@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from ..core.baselines import BASELINES
 from ..core.pipeline import Job, JobError
-from ..core.recyclers import NORM_MODES, RECYCLERS
+from ..core.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .worker import run_in_background
 
 MOVIE_REVIEWS = "movie-reviews"
@@ -439,8 +439,9 @@ class InputsPanel(QWidget):
         self.method_checks: dict[str, QCheckBox] = {}
         self.method_params: dict[str, QComboBox | QSpinBox] = {}
         for row, (name, cls) in enumerate(RECYCLERS.items()):
-            check = QCheckBox(name, checked=True)
-            check.setToolTip(cls.summary)
+            check = QCheckBox(f"{name} (recommended)" if name == RECOMMENDED else name, checked=True)
+            check.setToolTip(cls.summary + ("; the best data-free recycler on our benchmark" if name == RECOMMENDED
+                                            else ""))
             parameter, kind = METHOD_PARAMETERS[name]
             default = cls.defaults[parameter]
             if kind == "norm":

@@ -18,6 +18,10 @@ RECYCLERS: dict[str, type[Recycler]] = {
 
 PAPER_METHODS = ("v2v-lin", "v2v-nn", "lin-comb")
 
+RECOMMENDED = "ridge"
+"""The default of `recycle` and the method the window marks: the best data-free recycler on our real-model benchmark
+(docs/BENCHMARKS.md, "Recycling quality"; the reasons in docs/RECYCLERS.md, "The default")."""
+
 
 def recycler_class(name: str) -> type[Recycler]:
     """The recycler class called ``name``, or a clear error listing the known ones."""
@@ -29,4 +33,6 @@ def recycler_class(name: str) -> type[Recycler]:
         ) from None
 
 
-__all__ = ["NORM_MODES", "PAPER_METHODS", "RECYCLERS", "Recycler", "RecyclerParameterError", "recycler_class"]
+__all__ = [
+    "NORM_MODES", "PAPER_METHODS", "RECOMMENDED", "RECYCLERS", "Recycler", "RecyclerParameterError", "recycler_class",
+]
