@@ -20,7 +20,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -89,6 +88,7 @@ def run_direction(source_name: str, target_name: str, eval_size: int, shots: int
         print(f"baseline {name}: {baselines[name]['accuracy']:.3f}", flush=True)
     bound_rows = {b.name: scorer.score(texts, read_prompt(b.path).encoder) for b in bounds}
     bound = {name: accuracy(scores, gold) for name, scores in bound_rows.items()}
+    print(f"bound: {bound}", flush=True)
     bound_mean = sum(bound.values()) / len(bound) if bound else None
     best_baseline = max(b["accuracy"] for b in baselines.values())
     best_calibrated = max(b["calibrated_accuracy"] for b in baselines.values())
@@ -189,16 +189,25 @@ def main() -> None:
     parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
     args = parser.parse_args()
     out = RESULTS / "recycling_quality.json"
-    if args.table_only:
-        results = json.loads(Path(out).read_text())
-    else:
-        results = [run_direction(*d.split(":"), args.eval_size, args.shots, args.methods) for d in args.directions]
-        save_json(out.name, results)
-    body = [f"Command: `python bench/recycling_quality.py {' '.join(sys.argv[1:])}`", "", machine_line(), "",
+    results = json.loads(out.read_text()) if out.exists() else []
+    if not args.table_only:
+        for direction in args.directions:  # each direction replaces its earlier result and is saved at once
+            result = run_direction(*direction.split(":"), args.eval_size, args.shots, args.methods)
+            result["command"] = " ".join(["python bench/recycling_quality.py", *sys.argv[1:]])
+            results = [r for r in results if (r["source"], r["target"]) != (result["source"], result["target"])]
+            results.append(result)
+            save_json(out.name, results)
+            write_quality_section(results)
+    write_quality_section(results)
+
+
+def write_quality_section(results: list[dict]) -> None:
+    body = [machine_line(), "",
             "Successes and mean gap closed count the plain shipped prompts; a `recyclable` column is a prompt tuned "
             "with `--max-norm` (issue 8), shown for comparison.", ""]
     for result in results:
-        body += direction_table(result)
+        body += [f"Command: `{result.get('command', 'python bench/recycling_quality.py')}`", "",
+                 *direction_table(result)]
     write_section("Recycling quality", body)
 
 

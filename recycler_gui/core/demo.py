@@ -12,7 +12,8 @@ from .resources import shipped_prompts
 DEMO_SOURCE = "smollm2-135m"
 DEMO_TARGET = "gemma3-270m"
 DEMO_EVAL_SIZE = 200
-"""Test examples per row: about 4 minutes on 2 CPU cores (see docs/BENCHMARKS.md), a +-3.5 point standard error."""
+"""Test examples per row: 13 rows of 200 at 11 examples/s on Gemma (docs/BENCHMARKS.md) is about 5 minutes on 2 CPU
+cores with the fits; a +-3.5 point standard error per row."""
 
 
 class DemoUnavailableError(RecyclerError):
