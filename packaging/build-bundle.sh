@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the one-folder GUI bundle with PyInstaller (CPU torch): dist/prompt-recycler/prompt-recycler-gui.
-# Takes several minutes and about 1.5 GB of disk; not part of CI for that reason (docs/USER_GUIDE.md, Installing).
+# Takes several minutes of CPU and about 1 GB of disk; not part of CI for that reason (docs/USER_GUIDE.md, Installing).
 #   bash packaging/build-bundle.sh            # build
 #   bash packaging/build-bundle.sh --check    # build, then start it under Xvfb and wait for the window
 set -euo pipefail
