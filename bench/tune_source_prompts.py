@@ -65,9 +65,9 @@ def write_table() -> None:
         "",
         machine_line(),
         "",
-        "Class-label init, 20 virtual tokens, Adam lr 0.3, batch 16, bf16 autocast; dev accuracy on 200 dev examples "
-        "every 25 steps (best kept); test accuracy on the 1000-example test split (the recyclable prompt: 60 steps and "
-        "the first 500 test examples, for time).",
+        "Class-label init, 20 virtual tokens, Adam lr 0.3, batch 16, float32 (this CPU has no bfloat16); dev "
+        "accuracy on 200 dev examples every 25 steps (best kept); test accuracy on the 1000-example test split "
+        "(the recyclable prompt: 60 steps and the first 500 test examples, for time).",
         "",
         "`norm cap` is `tune --max-norm` (recyclable prompts, issue 8); `row norm` is the prompt's mean row norm "
         "over the model's mean vocabulary row norm.",
