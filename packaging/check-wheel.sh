@@ -22,8 +22,9 @@ export QT_QPA_PLATFORM=offscreen PROMPT_RECYCLER_CACHE="$work/cache" PROMPT_RECY
 "$work/venv/bin/prompt-recycler" --help >/dev/null
 "$work/venv/bin/prompt-recycler" --version
 "$work/venv/bin/prompt-recycler-gui" --version
-"$work/venv/bin/prompt-recycler" models list | grep -q "source prompts shipped for smollm2-135m" \
-  || { echo "the installed wheel does not list its shipped prompts"; exit 1; }
+listing=$("$work/venv/bin/prompt-recycler" models list)
+grep -q "source prompts shipped for smollm2-135m" <<<"$listing" \
+  || { echo "the installed wheel does not list its shipped prompts:"; echo "$listing"; exit 1; }
 XDG_DATA_HOME="$work/xdg" "$work/venv/bin/prompt-recycler-gui" --install-desktop-entry >/dev/null
 test -f "$work/xdg/applications/io.github.promptrecycler.PromptRecycler.desktop"
 echo "wheel OK: $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KB), installed and started from $work/venv"

@@ -107,3 +107,14 @@ def test_out_of_memory_is_one_line_with_advice(
     assert main(["inspect", "anything"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: out of memory.") and err.count("\n") == 1
+
+
+def test_a_reader_that_goes_away_is_not_an_internal_error(monkeypatch, capsys) -> None:
+    from recycler_gui.cli import models
+
+    def closed_pipe(args) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(models, "_cmd_list", closed_pipe)
+    assert main(["models", "list"]) == 141  # `prompt-recycler models list | head -1` ends like other tools
+    assert capsys.readouterr().err == ""

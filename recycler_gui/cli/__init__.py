@@ -6,6 +6,8 @@ Every user error prints one line and exits with code 2; ``--debug`` shows the tr
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -14,7 +16,7 @@ from .. import __version__
 from ..core.errors import RecyclerError
 from ..core.events import Cancelled
 from . import data, demo, evaluate, inspect, models, recycle
-from .common import EXIT_CANCELLED, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR
+from .common import EXIT_BROKEN_PIPE, EXIT_CANCELLED, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +31,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
+    except BrokenPipeError:  # the reader went away (`| head`, `| grep -q`): stop quietly, as other tools do
+        with contextlib.suppress(OSError, ValueError):  # no more writes to the closed pipe at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as error:
         if args.debug:
             traceback.print_exc()

@@ -13,6 +13,7 @@ from ..core.events import FIT_LOSS_SERIES, Event, Log, Point, Progress, Result, 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
 EXIT_CANCELLED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a tool killed by a closed pipe reports
 
 
 def add_command(
