@@ -38,7 +38,7 @@ def best_method(source: str, target: str) -> str:
     return max(methods, key=lambda m: sum(rows[m]["accuracy"] for rows in plain) / len(plain))
 
 
-def run_direction(source_name: str, target_name: str, method: str | None) -> dict:
+def run_direction(source_name: str, target_name: str, method: str | None, steps: int | None) -> dict:
     started = time.perf_counter()
     method = method or best_method(source_name, target_name)
     source_prompt = next(p for p in shipped_prompts(source_name) if p.name.endswith("-seed0") and
@@ -48,7 +48,7 @@ def run_direction(source_name: str, target_name: str, method: str | None) -> dic
     source, target = open_checkpoint(source_name), open_checkpoint(target_name)
     start = recycle(source, target, read_prompt(source_prompt.path), [method]).recycled[0].prompt
     task = movie_reviews()
-    settings = TuningSettings(steps=scratch["steps"], prompt_length=start.num_tokens, learning_rate=0.3,
+    settings = TuningSettings(steps=steps or scratch["steps"], prompt_length=start.num_tokens, learning_rate=0.3,
                               batch_size=16, eval_every=25, eval_size=200, seed=0)
     model = target.load_model("cpu", "float32")
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=settings.batch_size)
@@ -87,10 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--method", help="recycler to start from (default: the best data-free one per direction)")
+    parser.add_argument("--steps", type=int, help="tuning steps from the recycled start (default: the recipe's 100)")
     args = parser.parse_args()
     results = []
     for direction in args.directions:  # saved after each direction, so a stopped run keeps what finished
-        results.append(run_direction(*direction.split(":"), args.method))
+        results.append(run_direction(*direction.split(":"), args.method, args.steps))
         save_json("head_start.json", results)
         write_section("Head start", [
             f"Command: `python bench/head_start.py {' '.join(sys.argv[1:])}`", "", machine_line(), "",

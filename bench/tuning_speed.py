@@ -100,7 +100,8 @@ def main() -> None:
     write_section("Tuning speed", [
         f"Command: `python bench/tuning_speed.py {' '.join(sys.argv[1:])}`", "", machine_line(), "",
         f"Seconds per prompt-tuning step, float32, batch {args.batch_size}, {args.prompt_length} virtual tokens, mean "
-        f"of {args.steps} steps after a warm-up, same model object and examples.", "",
+        f"of {args.steps} steps after a warm-up, same model object and examples. Compare the ratio: the absolute "
+        "times depend on what else the machine runs.", "",
         "| model | ours (`tune`) | PEFT prompt tuning | PEFT / ours |", "| --- | --- | --- | --- |",
         *[f"| {r['model']} | {r['ours_seconds_per_step']:.2f} s | {r['peft_seconds_per_step']:.2f} s | "
           f"{r['speedup']:.2f}x |" for r in results],
