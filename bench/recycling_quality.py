@@ -48,7 +48,7 @@ def run_direction(source_name: str, target_name: str, eval_size: int, shots: int
     source, target = open_checkpoint(source_name), open_checkpoint(target_name)
     task = movie_reviews()
     prompts = shipped_prompts(source_name)
-    bounds = shipped_prompts(target_name)
+    bounds = [p for p in shipped_prompts(target_name) if not p.record.get("max_norm")]  # plain prompts only
     recycled: dict[str, dict[str, Any]] = {}
     fit_seconds: dict[str, float] = {}
     for shipped in prompts:
