@@ -42,3 +42,16 @@ def write_section(title: str, body: list[str]) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     BENCHMARKS_MD.write_text(text)
+
+
+TARGET_NORM = " · target norm"
+"""Suffix of a benchmark row that is a recycler run with ``--norm target`` (rows rescaled to the target vocabulary's
+mean norm), where that is not the recycler's own default."""
+
+
+def method_and_params(label: str) -> tuple[str, dict[str, dict[str, str]]]:
+    """The recycler name and ``recycle`` params behind a benchmark row label such as ``procrustes · target norm``."""
+    if label.endswith(TARGET_NORM):
+        method = label.removesuffix(TARGET_NORM)
+        return method, {method: {"norm": "target"}}
+    return label, {}

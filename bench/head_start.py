@@ -18,7 +18,7 @@ import json
 import sys
 import time
 
-from common import RESULTS, machine_line, save_json, write_section
+from common import RESULTS, machine_line, method_and_params, save_json, write_section
 
 from recycler_gui.core.checkpoints import open_checkpoint
 from recycler_gui.core.movie_reviews import movie_reviews
@@ -46,7 +46,8 @@ def run_direction(source_name: str, target_name: str, method: str | None, steps:
     scratch = next(p for p in shipped_prompts(target_name) if p.name.endswith("-seed0") and
                    not p.record.get("max_norm")).record
     source, target = open_checkpoint(source_name), open_checkpoint(target_name)
-    start = recycle(source, target, read_prompt(source_prompt.path), [method]).recycled[0].prompt
+    name, params = method_and_params(method)
+    start = recycle(source, target, read_prompt(source_prompt.path), [name], params=params).recycled[0].prompt
     task = movie_reviews()
     settings = TuningSettings(steps=steps or scratch["steps"], prompt_length=start.num_tokens, learning_rate=0.3,
                               batch_size=16, eval_every=25, eval_size=200, seed=0)

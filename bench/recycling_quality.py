@@ -6,9 +6,10 @@ For each direction the target model is loaded once and, on the first ``--eval-si
 - the baselines (no prompt, random vocabulary prompt over 3 seeds, class-label prompt), 20 rows like the prompts;
 - the bound: every prompt shipped for the *target* model (tuned there from scratch with the same recipe), mean;
 - every recycler on every prompt shipped for the source model (data-free mode);
-- few-shot mode, reported apart: with ``--shots`` labelled train examples of the target, pick among the recycled
-  prompts (each as recycled and rescaled to the target vocabulary norm), and separately calibrate the label bias of
-  the pick and of every baseline on the same examples.
+- every recycler whose rows keep their mapped length again with ``--norm target`` (rows rescaled to the target
+  vocabulary's mean norm; still data-free), as rows named "METHOD · target norm";
+- few-shot mode, reported apart: with ``--shots`` labelled train examples of the target, pick among those recycled
+  prompts, and separately calibrate the label bias of the pick and of every baseline on the same examples.
 A recycled prompt succeeds when it beats the best baseline; "gap closed" is (recycled - best baseline) / (bound -
 best baseline). Writes bench/results/recycling_quality.json and the "Recycling quality" section of
 docs/BENCHMARKS.md.
@@ -23,7 +24,7 @@ import time
 from typing import Any
 
 import torch
-from common import RESULTS, machine_line, save_json, write_section
+from common import RESULTS, TARGET_NORM, machine_line, save_json, write_section
 
 from recycler_gui.core.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt
 from recycler_gui.core.checkpoints import open_checkpoint
@@ -43,7 +44,9 @@ def accuracy(scores: torch.Tensor, gold: torch.Tensor, bias: torch.Tensor | None
     return float((adjusted.argmax(1) == gold).float().mean())
 
 
-def run_direction(source_name: str, target_name: str, eval_size: int, shots: int, methods: list[str]) -> dict:
+def run_direction(
+    source_name: str, target_name: str, eval_size: int, shots: int, methods: list[str], norm_variants: bool
+) -> dict:
     started = time.perf_counter()
     source, target = open_checkpoint(source_name), open_checkpoint(target_name)
     task = movie_reviews()
@@ -51,13 +54,19 @@ def run_direction(source_name: str, target_name: str, eval_size: int, shots: int
     bounds = [p for p in shipped_prompts(target_name) if not p.record.get("max_norm")]  # plain prompts only
     recycled: dict[str, dict[str, Any]] = {}
     fit_seconds: dict[str, float] = {}
+    rescalable = [m for m in methods if RECYCLERS[m].defaults["norm"] != "target"]
     for shipped in prompts:
         result = recycle(source, target, read_prompt(shipped.path), methods, seed=0)
         recycled[shipped.name] = {item.method: item.prompt.encoder for item in result.recycled}
         for item in result.recycled:
             if not item.cached:
                 fit_seconds[item.method] = round(item.fit_seconds, 2)
-        print(f"recycled {shipped.name} with {len(result.recycled)} methods", flush=True)
+        if norm_variants:  # the same fitted maps, rows rescaled to the target vocabulary's mean norm (data-free)
+            rescaled = recycle(source, target, read_prompt(shipped.path), rescalable, seed=0,
+                               params={m: {"norm": "target"} for m in rescalable})
+            recycled[shipped.name].update(
+                {item.method + TARGET_NORM: item.prompt.encoder for item in rescaled.recycled})
+        print(f"recycled {shipped.name} with {len(recycled[shipped.name])} methods", flush=True)
 
     model = target.load_model("cpu", "float32")
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=32)
@@ -102,10 +111,10 @@ def run_direction(source_name: str, target_name: str, eval_size: int, shots: int
             rows_out[method] = {"accuracy": accuracy(test_scores[method], gold),
                                 "mean_row_norm": float(rows.norm(dim=1).mean())}
             print(f"{prompt_name} {method}: {rows_out[method]['accuracy']:.3f}", flush=True)
-        candidates: dict[str, torch.Tensor | None] = {}
-        for method, rows in by_method.items():
-            candidates[method] = rows
-            candidates[f"{method} @ target norm"] = rows / rows.norm(dim=1, keepdim=True) * target_norm
+        candidates: dict[str, torch.Tensor | None] = dict(by_method)
+        if not norm_variants:
+            candidates.update({f"{m}{TARGET_NORM}": rows / rows.norm(dim=1, keepdim=True) * target_norm
+                               for m, rows in by_method.items()})
         pick = pick_by_few_shot(scorer, task, candidates, k_examples)
         pick_test = test_scores.get(pick.name)
         if pick_test is None:
@@ -152,7 +161,9 @@ def direction_table(result: dict) -> list[str]:
     ]
     for name, base in result["baselines"].items():
         lines.append(f"| baseline: {name} | " + " | ".join(_pct(base["accuracy"]) for _ in prompts) + " | | |")
-    methods = list(next(iter(result["prompts"].values())))
+    labels = list(next(iter(result["prompts"].values())))
+    base = [label for label in labels if not label.endswith(TARGET_NORM)]  # each variant right below its recycler
+    methods = sorted(labels, key=lambda label: (base.index(label.removesuffix(TARGET_NORM)), label not in base))
     for method in methods:
         cells, wins, gaps = [], 0, []
         for prompt in prompts:
@@ -185,13 +196,16 @@ def main() -> None:
     parser.add_argument("--shots", type=int, default=32)
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--methods", nargs="+", default=list(RECYCLERS))
+    parser.add_argument("--no-norm-variants", dest="norm_variants", action="store_false",
+                        help="skip the rows of each recycler run with --norm target")
     parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
     args = parser.parse_args()
     out = RESULTS / "recycling_quality.json"
     results = json.loads(out.read_text()) if out.exists() else []
     if not args.table_only:
         for direction in args.directions:  # each direction replaces its earlier result and is saved at once
-            result = run_direction(*direction.split(":"), args.eval_size, args.shots, args.methods)
+            result = run_direction(*direction.split(":"), args.eval_size, args.shots, args.methods,
+                                   args.norm_variants)
             result["command"] = " ".join(["python bench/recycling_quality.py", *sys.argv[1:]])
             results = [r for r in results if (r["source"], r["target"]) != (result["source"], result["target"])]
             results.append(result)
