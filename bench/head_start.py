@@ -1,14 +1,16 @@
 """Re-tuning head start: tune on the target from a recycled prompt vs from class-label init, same recipe.
 
     python bench/head_start.py [--directions smollm2-135m:gemma3-270m gemma3-270m:smollm2-135m] [--method NAME]
+                               [--steps N] [--table-only]
 
 For each direction the seed-0 prompt shipped for the source is recycled with ``--method`` (default: the data-free
 recycler with the best mean accuracy in that direction in bench/results/recycling_quality.json) and tuned on the
 target with the recipe of the shipped prompts (100 steps, Adam lr 0.3, batch 16, seed 0, dev of 200 examples every
 25 steps). The from-scratch curve is the target's shipped seed-0 prompt's own record (class-label init, same recipe
 and seed). Reported: dev accuracy at 0/25/50/75/100 steps for both starts, and the first evaluated step at which the
-recycled start reaches the from-scratch run's best dev accuracy. Writes bench/results/head_start.json and the "Head
-start" section of docs/BENCHMARKS.md.
+recycled start reaches the from-scratch run's best dev accuracy. Each run is merged into bench/results/head_start.json
+(replacing an earlier run of the same direction and method) and the "Head start" section of docs/BENCHMARKS.md is
+rewritten from it.
 """
 
 from __future__ import annotations
@@ -67,20 +69,22 @@ def run_direction(source_name: str, target_name: str, method: str | None, steps:
 
 
 def table(results: list[dict]) -> list[str]:
-    steps = sorted({int(s) for r in results for s, _ in r["scratch_curve"]})
+    """One block per direction: the from-scratch curve once, then each recycled start."""
+    steps = sorted({int(s) for r in results for curve in (r["scratch_curve"], r["recycled_curve"]) for s, _ in curve})
     lines = ["| direction | start | " + " | ".join(f"step {s}" for s in steps) + " | best | reaches scratch best at |",
              "| --- | --- |" + " --- |" * (len(steps) + 2)]
-    for r in results:
-        for label, curve, best, reach in (
-            ("class-label init (scratch)", r["scratch_curve"], r["scratch_best_dev"], f"step {r['scratch_best_step']}"),
-            (f"recycled ({r['method']})", r["recycled_curve"], r["recycled_best_dev"],
-             "never" if r["recycled_steps_to_scratch_best"] is None else
-             f"step {r['recycled_steps_to_scratch_best']} ({r['steps_saved']} steps saved)"),
-        ):
+    directions = list(dict.fromkeys((r["source"], r["target"]) for r in results))
+    for source, target in directions:
+        runs = [r for r in results if (r["source"], r["target"]) == (source, target)]
+        rows = [("class-label init (scratch)", runs[0]["scratch_curve"], runs[0]["scratch_best_dev"],
+                 f"step {runs[0]['scratch_best_step']}")]
+        rows += [(f"recycled ({r['method']})", r["recycled_curve"], r["recycled_best_dev"],
+                  "not within the run" if r["recycled_steps_to_scratch_best"] is None else
+                  f"step {r['recycled_steps_to_scratch_best']} ({r['steps_saved']} steps saved)") for r in runs]
+        for label, curve, best, reach in rows:
             by_step = {int(s): a for s, a in curve}
             cells = [f"{100 * by_step[s]:.1f}" if s in by_step else "-" for s in steps]
-            lines.append(f"| {r['source']} → {r['target']} | {label} | " + " | ".join(cells) +
-                         f" | {100 * best:.1f} | {reach} |")
+            lines.append(f"| {source} → {target} | {label} | " + " | ".join(cells) + f" | {100 * best:.1f} | {reach} |")
     return lines
 
 
@@ -89,17 +93,32 @@ def main() -> None:
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--method", help="recycler to start from (default: the best data-free one per direction)")
     parser.add_argument("--steps", type=int, help="tuning steps from the recycled start (default: the recipe's 100)")
+    parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
     args = parser.parse_args()
-    results = []
+    out = RESULTS / "head_start.json"
+    results = json.loads(out.read_text()) if out.exists() else []
+    if args.table_only:
+        write_head_start_section(results)
+        return
     for direction in args.directions:  # saved after each direction, so a stopped run keeps what finished
-        results.append(run_direction(*direction.split(":"), args.method, args.steps))
-        save_json("head_start.json", results)
-        write_section("Head start", [
-            f"Command: `python bench/head_start.py {' '.join(sys.argv[1:])}`", "", machine_line(), "",
-            "Dev accuracy (%, 200 dev examples) while tuning on the target, 100 steps of the shipped prompts' recipe "
-            "(Adam lr 0.3, batch 16, seed 0). The scratch curve is the target's shipped seed-0 record.", "",
-            *table(results),
-        ])
+        result = run_direction(*direction.split(":"), args.method, args.steps)
+        result["command"] = " ".join(["python bench/head_start.py", *sys.argv[1:]])
+        key = (result["source"], result["target"], result["method"])  # a new run replaces the same start's old one
+        results = [r for r in results if (r["source"], r["target"], r["method"]) != key] + [result]
+        save_json(out.name, results)
+        write_head_start_section(results)
+
+
+def write_head_start_section(results: list[dict]) -> None:
+    commands = ", ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", "python bench/head_start.py")
+                                                          for r in results))
+    write_section("Head start", [
+        f"Commands: {commands}", "", machine_line(), "",
+        "Dev accuracy (%, 200 dev examples) while tuning on the target with the shipped prompts' recipe "
+        "(Adam lr 0.3, batch 16, seed 0), from the seed-0 source prompt recycled with each method. The scratch "
+        "curve is the target's shipped seed-0 record (class-label init, same recipe).", "",
+        *table(results),
+    ])
 
 
 if __name__ == "__main__":
