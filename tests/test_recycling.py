@@ -182,6 +182,31 @@ def test_cli_recycle_too_few_shared_words(
     assert "shared words are left to fit on" in capsys.readouterr().err
 
 
+def test_a_new_row_length_rule_reuses_the_fit_but_a_new_fit_setting_refits(
+    tiny_llama: Path, tiny_gemma: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, target = open_checkpoint(tiny_llama), open_checkpoint(tiny_gemma)
+    prompt = _llama_prompt(tiny_llama)
+    settings = VocabSettings(offset=3, num_words=None)  # a key no other test uses
+    fits: list[dict] = []
+    original_fit = Recycler.fit
+
+    def counting_fit(self: Recycler, *args: object, **kwargs: object) -> Recycler:
+        fits.append(dict(self.params))
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Recycler, "fit", counting_fit)
+    kept = recycle(source, target, prompt, ["v2v-nn"], vocabulary=settings, params={"v2v-nn": {"epochs": 2}})
+    rescaled = recycle(source, target, prompt, ["v2v-nn"], vocabulary=settings,
+                       params={"v2v-nn": {"epochs": 2, "norm": "target"}}).recycled[0]
+    assert rescaled.cached and len(fits) == 1
+    target_norm = float(rescaled.recycler.state["target_mean_norm"])
+    torch.testing.assert_close(rescaled.prompt.encoder.norm(dim=1), torch.full((prompt.num_tokens,), target_norm))
+    assert not torch.allclose(kept.recycled[0].prompt.encoder, rescaled.prompt.encoder)
+    again = recycle(source, target, prompt, ["v2v-nn"], vocabulary=settings, params={"v2v-nn": {"epochs": 3}})
+    assert not again.recycled[0].cached and len(fits) == 2
+
+
 def test_no_cache_refits_and_replaces_the_cached_fit(
     tiny_llama: Path, tiny_gemma: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

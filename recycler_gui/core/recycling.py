@@ -1,8 +1,9 @@
 """Recycle a soft prompt from a source model to a target model with any set of recyclers.
 
 Only the two embedding tables and tokenizers are read; neither model is loaded. Fitted recyclers are cached under the
-user cache, keyed by both checkpoints' fingerprints, the vocabulary settings, the method, its parameters and the
-seed, so a second run loads instead of fitting. ``use_cache=False`` fits again and replaces the cached fit.
+user cache, keyed by both checkpoints' fingerprints, the vocabulary settings, the method, the parameters its fit
+depends on and the seed, so a second run (also one that only changes, say, the row-length rule) loads instead of
+fitting. ``use_cache=False`` fits again and replaces the cached fit.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .recyclers import RECYCLERS, Recycler, recycler_class
 from .storage import cache_dir
 from .vocab import VocabReport, VocabSettings, shared_words
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -102,15 +103,14 @@ def recycle(
     for method in methods:
         cancel.check()
         events(Stage(f"recycling with {method}"))
-        method_params = dict((params or {}).get(method, {}))
-        file = _cache_file(source, target, vocabulary, method, method_params, seed)
+        recycler = recycler_class(method)(seed=seed, **(params or {}).get(method, {}))
+        file = _cache_file(source, target, vocabulary, method, recycler.fit_params, seed)
         started = time.perf_counter()
         cached = use_cache and file.is_file()
         if cached:
-            recycler = Recycler.load(file)
+            recycler.take_fit(Recycler.load(file))
             recycler.report_loss(events)
         else:
-            recycler = recycler_class(method)(seed=seed, **method_params)
             recycler.fit(source_words, target_words, events, cancel)
             recycler.save(file)
         tables = [recycler(table, cancel) for table in prompt.tables()]

@@ -30,6 +30,8 @@ class Recycler(ABC):
     name: ClassVar[str]
     summary: ClassVar[str]
     defaults: ClassVar[dict[str, Any]] = {"norm": "keep"}
+    apply_params: ClassVar[frozenset[str]] = frozenset({"norm"})
+    """Parameters read only when applying the fitted state, so one fit serves every value of them."""
 
     def __init__(self, seed: int = 0, **params: Any) -> None:
         unknown = set(params) - set(self.defaults)
@@ -46,6 +48,20 @@ class Recycler(ABC):
             )
         self.state: dict[str, torch.Tensor] = {}
         self.loss_history: list[float] = []
+
+    @property
+    def fit_params(self) -> dict[str, Any]:
+        """The parameters the fitted state depends on (every parameter but the ``apply_params``)."""
+        return {name: value for name, value in self.params.items() if name not in self.apply_params}
+
+    def take_fit(self, fitted: Recycler) -> None:
+        """Use the fitted state of ``fitted`` (same method and fit parameters), keeping this one's apply parameters."""
+        if (fitted.name, fitted.seed, fitted.fit_params) != (self.name, self.seed, self.fit_params):
+            raise RecyclerParameterError(
+                f"the fitted {fitted.name} was made with other settings ({fitted.fit_params}, seed {fitted.seed})",
+                "fit this recycler instead",
+            )
+        self.state, self.loss_history = fitted.state, fitted.loss_history
 
     @property
     def fit_loss(self) -> float | None:

@@ -23,6 +23,7 @@ class KernelMix(Recycler):
     name = "kernel"
     summary = "convex mix of the nearest words, same mix of target words (ours)"
     defaults: ClassVar[dict[str, Any]] = {"norm": "keep", "top_k": 32, "temperature": 0.05}
+    apply_params: ClassVar[frozenset[str]] = frozenset({"norm", "top_k", "temperature"})
 
     def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:
         self.state.update(source_directions=F.normalize(source, dim=1), target_words=target)

@@ -22,6 +22,7 @@ class RelativeSpace(Recycler):
     name = "relative"
     summary = "match cosine similarities to shared anchor words (PTfer-style, ours)"
     defaults: ClassVar[dict[str, Any]] = {"norm": "relative", "top_k": 512, "steps": 300, "learning_rate": 0.05}
+    apply_params: ClassVar[frozenset[str]] = frozenset({"norm", "top_k", "steps", "learning_rate"})
 
     def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:
         self.state.update(source_anchors=F.normalize(source, dim=1), target_anchors=F.normalize(target, dim=1))
