@@ -44,14 +44,28 @@ def write_section(title: str, body: list[str]) -> None:
     BENCHMARKS_MD.write_text(text)
 
 
-TARGET_NORM = " · target norm"
-"""Suffix of a benchmark row that is a recycler run with ``--norm target`` (rows rescaled to the target vocabulary's
-mean norm), where that is not the recycler's own default."""
+NORM_VARIANTS = {"target": " · target norm", "keep": " · kept norm"}
+"""Suffixes of benchmark rows that run a recycler with another row-length rule than its default: ``--norm target``
+(rows rescaled to the target vocabulary's mean norm) or ``--norm keep`` (rows as mapped)."""
+TARGET_NORM = NORM_VARIANTS["target"]
+
+
+def other_norm(method_default: str) -> str:
+    """The row-length rule a benchmark variant of a recycler uses: ``keep`` for one that rescales, else ``target``."""
+    return "keep" if method_default == "target" else "target"
+
+
+def base_label(label: str) -> str:
+    """The recycler name of a benchmark row label (``procrustes · kept norm`` -> ``procrustes``)."""
+    for suffix in NORM_VARIANTS.values():
+        label = label.removesuffix(suffix)
+    return label
 
 
 def method_and_params(label: str) -> tuple[str, dict[str, dict[str, str]]]:
-    """The recycler name and ``recycle`` params behind a benchmark row label such as ``procrustes · target norm``."""
-    if label.endswith(TARGET_NORM):
-        method = label.removesuffix(TARGET_NORM)
-        return method, {method: {"norm": "target"}}
+    """The recycler name and ``recycle`` params behind a benchmark row label such as ``v2v-lin · target norm``."""
+    for norm, suffix in NORM_VARIANTS.items():
+        if label.endswith(suffix):
+            method = label.removesuffix(suffix)
+            return method, {method: {"norm": norm}}
     return label, {}

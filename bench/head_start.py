@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 
@@ -102,7 +103,7 @@ def main() -> None:
         return
     for direction in args.directions:  # saved after each direction, so a stopped run keeps what finished
         result = run_direction(*direction.split(":"), args.method, args.steps)
-        result["command"] = " ".join(["python bench/head_start.py", *sys.argv[1:]])
+        result["command"] = shlex.join(["python", "bench/head_start.py", *sys.argv[1:]])
         key = (result["source"], result["target"], result["method"])  # a new run replaces the same start's old one
         results = [r for r in results if (r["source"], r["target"], r["method"]) != key] + [result]
         save_json(out.name, results)

@@ -6,8 +6,9 @@ For each direction the target model is loaded once and, on the first ``--eval-si
 - the baselines (no prompt, random vocabulary prompt over 3 seeds, class-label prompt), 20 rows like the prompts;
 - the bound: every prompt shipped for the *target* model (tuned there from scratch with the same recipe), mean;
 - every recycler on every prompt shipped for the source model (data-free mode);
-- every recycler whose rows keep their mapped length again with ``--norm target`` (rows rescaled to the target
-  vocabulary's mean norm; still data-free), as rows named "METHOD · target norm";
+- every recycler again with the other row-length rule (still data-free): ``--norm target`` (rows rescaled to the
+  target vocabulary's mean norm) as "METHOD · target norm" for those that keep or carry the mapped length, and
+  ``--norm keep`` as "METHOD · kept norm" for those that rescale by default (ridge, procrustes);
 - few-shot mode, reported apart: with ``--shots`` labelled train examples of the target, pick among those recycled
   prompts, and separately calibrate the label bias of the pick and of every baseline on the same examples.
 A recycled prompt succeeds when it beats the best baseline; "gap closed" is (recycled - best baseline) / (bound -
@@ -19,12 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from typing import Any
 
 import torch
-from common import RESULTS, TARGET_NORM, machine_line, save_json, write_section
+from common import NORM_VARIANTS, RESULTS, TARGET_NORM, base_label, machine_line, other_norm, save_json, write_section
 
 from recycler_gui.core.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt
 from recycler_gui.core.checkpoints import open_checkpoint
@@ -54,18 +56,20 @@ def run_direction(
     bounds = [p for p in shipped_prompts(target_name) if not p.record.get("max_norm")]  # plain prompts only
     recycled: dict[str, dict[str, Any]] = {}
     fit_seconds: dict[str, float] = {}
-    rescalable = [m for m in methods if RECYCLERS[m].defaults["norm"] != "target"]
+    variants: dict[str, list[str]] = {}  # the other row-length rule -> the recyclers to run with it
+    for method in methods:
+        variants.setdefault(other_norm(RECYCLERS[method].defaults["norm"]), []).append(method)
     for shipped in prompts:
         result = recycle(source, target, read_prompt(shipped.path), methods, seed=0)
         recycled[shipped.name] = {item.method: item.prompt.encoder for item in result.recycled}
         for item in result.recycled:
             if not item.cached:
                 fit_seconds[item.method] = round(item.fit_seconds, 2)
-        if norm_variants:  # the same fitted maps, rows rescaled to the target vocabulary's mean norm (data-free)
-            rescaled = recycle(source, target, read_prompt(shipped.path), rescalable, seed=0,
-                               params={m: {"norm": "target"} for m in rescalable})
+        for norm, group in variants.items() if norm_variants else ():  # the same fitted maps, other row lengths
+            other = recycle(source, target, read_prompt(shipped.path), group, seed=0,
+                            params={m: {"norm": norm} for m in group})
             recycled[shipped.name].update(
-                {item.method + TARGET_NORM: item.prompt.encoder for item in rescaled.recycled})
+                {item.method + NORM_VARIANTS[norm]: item.prompt.encoder for item in other.recycled})
         print(f"recycled {shipped.name} with {len(recycled[shipped.name])} methods", flush=True)
 
     model = target.load_model("cpu", "float32")
@@ -162,8 +166,8 @@ def direction_table(result: dict) -> list[str]:
     for name, base in result["baselines"].items():
         lines.append(f"| baseline: {name} | " + " | ".join(_pct(base["accuracy"]) for _ in prompts) + " | | |")
     labels = list(next(iter(result["prompts"].values())))
-    base = [label for label in labels if not label.endswith(TARGET_NORM)]  # each variant right below its recycler
-    methods = sorted(labels, key=lambda label: (base.index(label.removesuffix(TARGET_NORM)), label not in base))
+    base = [label for label in labels if base_label(label) == label]  # each variant right below its recycler
+    methods = sorted(labels, key=lambda label: (base.index(base_label(label)), label not in base))
     for method in methods:
         cells, wins, gaps = [], 0, []
         for prompt in prompts:
@@ -197,7 +201,7 @@ def main() -> None:
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--methods", nargs="+", default=list(RECYCLERS))
     parser.add_argument("--no-norm-variants", dest="norm_variants", action="store_false",
-                        help="skip the rows of each recycler run with --norm target")
+                        help="skip the rows of each recycler run with its other row-length rule")
     parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
     args = parser.parse_args()
     out = RESULTS / "recycling_quality.json"
@@ -206,7 +210,7 @@ def main() -> None:
         for direction in args.directions:  # each direction replaces its earlier result and is saved at once
             result = run_direction(*direction.split(":"), args.eval_size, args.shots, args.methods,
                                    args.norm_variants)
-            result["command"] = " ".join(["python bench/recycling_quality.py", *sys.argv[1:]])
+            result["command"] = shlex.join(["python", "bench/recycling_quality.py", *sys.argv[1:]])
             results = [r for r in results if (r["source"], r["target"]) != (result["source"], result["target"])]
             results.append(result)
             save_json(out.name, results)
@@ -219,8 +223,10 @@ def write_quality_section(results: list[dict]) -> None:
             "Successes and mean gap closed count the plain shipped prompts; a `recyclable` column is a prompt tuned "
             "with `--max-norm` (issue 8), shown for comparison.", ""]
     for result in results:
-        body += [f"Command: `{result.get('command', 'python bench/recycling_quality.py')}`", "",
-                 *direction_table(result)]
+        body += [f"Command: `{result.get('command', 'python bench/recycling_quality.py')}`", ""]
+        if result.get("relabelled"):
+            body += [f"Note: {result['relabelled']}.", ""]
+        body += direction_table(result)
     write_section("Recycling quality", body)
 
 

@@ -55,14 +55,26 @@ def test_v2v_nn_loss_ends_far_below_its_start() -> None:
     assert points[0].series == "fit loss: v2v-nn"
 
 
-def test_procrustes_recovers_a_rotation_with_scale_and_shift() -> None:
+def _rotated_world() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Words, the same words rotated, scaled and shifted, a prompt 10x the words' length, and its exact image."""
     generator = torch.Generator().manual_seed(2)
     source = torch.randn(400, 16, generator=generator, dtype=torch.float64)
     rotation, _ = torch.linalg.qr(torch.randn(16, 16, generator=generator, dtype=torch.float64))
-    target = source @ rotation * 3.0 + 0.5
-    prompt = torch.randn(4, 16, generator=generator, dtype=torch.float64) * 10  # far outside the words' region
-    recycled = recycler_class("procrustes")().fit(source, target)(prompt)
-    torch.testing.assert_close(recycled.double(), prompt @ rotation * 3.0 + 0.5, rtol=1e-4, atol=1e-4)
+    prompt = torch.randn(4, 16, generator=generator, dtype=torch.float64) * 10
+    return source, source @ rotation * 3.0 + 0.5, prompt, prompt @ rotation * 3.0 + 0.5
+
+
+def test_procrustes_recovers_a_rotation_with_scale_and_shift() -> None:
+    source, target, prompt, exact = _rotated_world()
+    recycled = recycler_class("procrustes")(norm="keep").fit(source, target)(prompt)
+    torch.testing.assert_close(recycled.double(), exact, rtol=1e-4, atol=1e-4)
+
+
+def test_procrustes_by_default_keeps_the_direction_and_sets_the_target_vocabulary_length() -> None:
+    source, target, prompt, exact = _rotated_world()
+    recycled = recycler_class("procrustes")().fit(source, target)(prompt).double()
+    torch.testing.assert_close(F.cosine_similarity(recycled, exact), torch.ones(4, dtype=torch.float64))
+    torch.testing.assert_close(recycled.norm(dim=1), target.norm(dim=1).mean().expand(4), rtol=1e-5, atol=1e-5)
 
 
 def test_ridge_is_exact_on_an_exact_linear_map_when_rows_keep_their_length() -> None:

@@ -12,15 +12,9 @@ from ..core.prompts import FORMATS
 from ..core.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .common import TerminalEvents, add_command, num_words
 
-RECYCLE_EPILOG = """\
-methods:
-  v2v-lin     least-squares linear map fitted on word vectors (paper)
-  v2v-nn      two-layer MLP fitted on word vectors (paper)
-  lin-comb    the prompt as a mix of source words, the same mix of target words (paper)
-  ridge       centred ridge map, ridge picked on held-out words, rows at the target's norm (ours)
-  procrustes  orthogonal map between centred, scaled spaces (ours)
-  relative    match cosine similarities to shared anchor words, PTfer-style (ours)
-
+RECYCLE_EPILOG = "methods:\n" + "".join(
+    f"  {name:<11} {cls.summary}{' [default]' if name == RECOMMENDED else ''}\n" for name, cls in RECYCLERS.items()
+) + """
 JSON summary (--json): source, target, vocabulary {same_tokenizer, shared_tokens, shared_words, used_words, offset,
 num_words}, methods [{method, fit_seconds, fit_loss, cached, output, row_norm_mean}]
 """

@@ -18,9 +18,10 @@ RECYCLERS: dict[str, type[Recycler]] = {
 
 PAPER_METHODS = ("v2v-lin", "v2v-nn", "lin-comb")
 
-RECOMMENDED = "ridge"
-"""The default of `recycle` and the method the window marks: the best data-free recycler on our real-model benchmark
-(docs/BENCHMARKS.md, "Recycling quality"; the reasons in docs/RECYCLERS.md, "The default")."""
+RECOMMENDED = "procrustes"
+"""The default of `recycle` and the method the window marks: the data-free recycler that does best over both directions
+of our real-model benchmark (docs/BENCHMARKS.md, "Recycling quality"; the reasons in docs/RECYCLERS.md, "The
+default")."""
 
 
 def recycler_class(name: str) -> type[Recycler]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import torch
 
 from ..events import CancelToken, EventSink
@@ -9,15 +11,19 @@ from .base import Recycler
 
 
 class Procrustes(Recycler):
-    """Ours: centre and scale both spaces, then the best (semi-)orthogonal map ``W = U Vᵀ`` from the SVD of ``XᵀY``.
+    """Ours: centre and scale both spaces, then the best (semi-)orthogonal map ``W = U Vᵀ`` from the SVD of ``XᵀY``;
+    rows land at the target vocabulary's mean length.
 
-    An orthogonal map preserves angles and lengths, so it cannot blow up directions the words leave undetermined, as
-    least squares does for prompt rows far outside the vocabulary region. A row that was 14x the source vocabulary's
-    length lands at 14x the target's: its relation to the vocabulary is carried over rather than re-invented.
+    An orthogonal map preserves angles, so it cannot blow up directions the words leave undetermined, as least squares
+    does for prompt rows far outside the vocabulary region: each row's direction relative to the words is carried
+    over. Its length is not: tuned rows are often many times the vocabulary's length (14x on SmolLM2), and a target
+    model reads such rows badly, so by default they are set to the target vocabulary's mean norm (``norm="keep"``
+    carries the scaled length over instead). The recommended recycler; docs/RECYCLERS.md says why.
     """
 
     name = "procrustes"
-    summary = "orthogonal map between centred, scaled spaces (ours)"
+    summary = "orthogonal map between centred, scaled spaces, rows at the target's norm (ours)"
+    defaults: ClassVar[dict[str, Any]] = {"norm": "target"}
 
     def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:
         source_mean, target_mean = source.mean(dim=0), target.mean(dim=0)
