@@ -69,6 +69,10 @@ def run_direction(source_name: str, target_name: str, method: str | None, steps:
     }
 
 
+def _saved(steps: int) -> str:
+    return f"{steps} steps saved" if steps >= 0 else f"{-steps} steps later than from scratch"
+
+
 def table(results: list[dict]) -> list[str]:
     """One block per direction: the from-scratch curve once, then each recycled start."""
     steps = sorted({int(s) for r in results for curve in (r["scratch_curve"], r["recycled_curve"]) for s, _ in curve})
@@ -81,7 +85,7 @@ def table(results: list[dict]) -> list[str]:
                  f"step {runs[0]['scratch_best_step']}")]
         rows += [(f"recycled ({r['method']})", r["recycled_curve"], r["recycled_best_dev"],
                   "not within the run" if r["recycled_steps_to_scratch_best"] is None else
-                  f"step {r['recycled_steps_to_scratch_best']} ({r['steps_saved']} steps saved)") for r in runs]
+                  f"step {r['recycled_steps_to_scratch_best']} ({_saved(r['steps_saved'])})") for r in runs]
         for label, curve, best, reach in rows:
             by_step = {int(s): a for s, a in curve}
             cells = [f"{100 * by_step[s]:.1f}" if s in by_step else "-" for s in steps]
@@ -117,7 +121,8 @@ def write_head_start_section(results: list[dict]) -> None:
         f"Commands: {commands}", "", machine_line(), "",
         "Dev accuracy (%, 200 dev examples) while tuning on the target with the shipped prompts' recipe "
         "(Adam lr 0.3, batch 16, seed 0), from the seed-0 source prompt recycled with each method. The scratch "
-        "curve is the target's shipped seed-0 record (class-label init, same recipe).", "",
+        "curve is the target's shipped seed-0 record (class-label init, same recipe). Steps saved: the scratch run's "
+        "best step minus the first evaluated step at which the recycled start reaches that accuracy.", "",
         *table(results),
     ])
 
