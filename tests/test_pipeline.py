@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from recycler_gui.core.errors import PromptShapeError
 from recycler_gui.core.events import CancelToken, Point, Result
 from recycler_gui.core.pipeline import Job, JobError, run
 from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.runs import list_runs, runs_root, writer_identity
 from recycler_gui.core.scoring import Scorer
 from recycler_gui.core.tasks import Example, Task
 from recycler_gui.core.tuning import TuningSettings, tune
@@ -210,3 +213,19 @@ def test_the_few_shot_pick_is_a_row_of_its_own_kind_and_leaves_the_data_free_rat
     job.few_shot = 33
     with pytest.raises(JobError, match="0 \\(off\\) to 32"):
         run(job)
+
+
+def test_a_run_whose_process_died_is_listed_as_interrupted() -> None:
+    """A comparison killed mid-run (SIGKILL, a crash) leaves "running" on disk; the list says otherwise."""
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(finished.stdout)
+    for run_id, writer in (("20260101-000000-dead00", {**writer_identity(), "pid": dead_pid}),
+                           ("20260101-000000-alive0", writer_identity()),
+                           ("20260101-000000-other0", {"host": "another-machine", "pid": dead_pid})):
+        folder = runs_root() / run_id
+        folder.mkdir(parents=True)
+        (folder / "job.json").write_text(json.dumps({"source": "a", "target": "b"}))
+        (folder / "report.json").write_text(json.dumps({"status": "running", "rows": [], "writer": writer}))
+    statuses = {run["id"]: run["status"] for run in list_runs()}
+    assert statuses == {"20260101-000000-dead00": "interrupted", "20260101-000000-alive0": "running",
+                        "20260101-000000-other0": "running"}

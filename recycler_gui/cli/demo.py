@@ -12,7 +12,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     demo = add_command(
         commands, "demo", common, _cmd_demo, "recycle a shipped SmolLM2 prompt to Gemma and print the comparison",
         "Fetches smollm2-135m and gemma3-270m (once), then recycles the shipped SmolLM2 movie-review prompt to Gemma "
-        "with every method and scores it beside the baselines and a prompt tuned on Gemma itself. About 5 minutes "
+        "with every method and scores it beside the baselines and a prompt tuned on Gemma itself. About 7 minutes "
         "on 2 CPU cores once the models are converted. The window shows the same run: prompt-recycler-gui --demo.",
     )
     demo.add_argument("--eval-size", type=int, help="test examples per row (default 200)")

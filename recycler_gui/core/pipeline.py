@@ -26,7 +26,7 @@ from .few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
 from .model_zoo import fetch_if_zoo_model
 from .prompts import PeftTarget, SoftPrompt, read_prompt, write_prompt
 from .recycling import check_prompt_fits_source, recycle, resolve_methods
-from .runs import RunFolder
+from .runs import RunFolder, writer_identity
 from .scoring import Scorer, classification_metrics
 from .tasks import Task, load_task
 from .tuning import TuningSettings, dev_accuracy, tune
@@ -130,7 +130,9 @@ class _Run:
         self.job, self.events, self.cancel = job, events, cancel
         self.rows: list[dict[str, Any]] = []
         self.curves: dict[str, list[tuple[float, float]]] = {}
-        self.report: dict[str, Any] = {"job": job.as_dict(), "status": "running", "rows": self.rows}
+        self.report: dict[str, Any] = {
+            "job": job.as_dict(), "status": "running", "rows": self.rows, "writer": writer_identity(),
+        }
         self.folder: RunFolder | None = None
 
     def emit(self, event: Any) -> None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
+import socket
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -92,9 +94,32 @@ def list_runs() -> list[dict[str, Any]]:
             job = json.loads((path / "job.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # not a run we can describe; it stays on disk untouched
-        runs.append({"id": path.name, "path": str(path), "status": report.get("status"), "job": job,
+        status = report.get("status")
+        if status == "running" and not _writer_alive(report.get("writer")):
+            status = "interrupted"
+        runs.append({"id": path.name, "path": str(path), "status": status, "job": job,
                      "rows": len(report.get("rows", []))})
     return runs
+
+
+def writer_identity() -> dict[str, Any]:
+    """Who writes a run (host and process id), so a run left "running" by a killed process can be told apart."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _writer_alive(writer: Any) -> bool:
+    """False only when the run's writer was a process on this host that no longer exists."""
+    if not isinstance(writer, dict) or writer.get("host") != socket.gethostname():
+        return True  # another machine, or an older run: cannot tell, so trust the report
+    if not isinstance(writer.get("pid"), int):
+        return True
+    try:
+        os.kill(writer["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def open_run(run_id: str) -> RunFolder:

