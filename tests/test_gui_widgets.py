@@ -82,6 +82,15 @@ def test_rows_and_points_show_up_in_the_counts(panel: PlotsPanel) -> None:
     assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
 
 
+def test_the_retuning_plot_reads_in_percent_before_and_after_points(panel: PlotsPanel) -> None:
+    assert panel.retuning_plot.viewRange()[1] == pytest.approx([0, 100])  # not pyqtgraph's empty 0-1
+    for step, accuracy in ((0, 0.7), (25, 0.8)):
+        panel.add_point("re-tune: from scratch", step, accuracy)
+    panel.retuning_plot.getViewBox().updateAutoRange()
+    low, high = panel.retuning_plot.viewRange()[1]
+    assert 50 < low < 70 and 80 < high < 100  # fitted to the curve, in percent
+
+
 def test_show_report_rebuilds_every_plot(panel: PlotsPanel) -> None:
     panel.add_row({"name": "stale", "kind": "baseline", "accuracy": 0.5})
     panel.add_point("fit loss: stale", 0, 1.0)

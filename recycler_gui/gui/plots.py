@@ -165,6 +165,8 @@ class PlotsPanel(QWidget):
         self.retuning_plot.setLabel("bottom", "step")
         self.retuning_plot.setLabel("left", "dev accuracy (%)")
         self.retuning_plot.getViewBox().setDefaultPadding(0.1)  # room for the label above the highest line
+        self.retuning_plot.setRange(xRange=(0, 100), yRange=(0, 100), padding=0)  # empty: percent, not pyqtgraph's 0-1
+        self.retuning_plot.enableAutoRange()  # curves and lines still set the range once there are any
         self.retuning_legend = self.retuning_plot.addLegend(offset=(-6, -6), labelTextSize="8pt", verSpacing=-6)
 
         self.fit_view = pg.PlotWidget()
