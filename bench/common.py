@@ -47,7 +47,6 @@ def write_section(title: str, body: list[str]) -> None:
 NORM_VARIANTS = {"target": " · target norm", "keep": " · kept norm"}
 """Suffixes of benchmark rows that run a recycler with another row-length rule than its default: ``--norm target``
 (rows rescaled to the target vocabulary's mean norm) or ``--norm keep`` (rows as mapped)."""
-TARGET_NORM = NORM_VARIANTS["target"]
 
 
 def other_norm(method_default: str) -> str:

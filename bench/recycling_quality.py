@@ -26,7 +26,7 @@ import time
 from typing import Any
 
 import torch
-from common import NORM_VARIANTS, RESULTS, TARGET_NORM, base_label, machine_line, other_norm, save_json, write_section
+from common import NORM_VARIANTS, RESULTS, base_label, machine_line, other_norm, save_json, write_section
 
 from recycler_gui.core.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt
 from recycler_gui.core.checkpoints import open_checkpoint
@@ -56,26 +56,23 @@ def run_direction(
     bounds = [p for p in shipped_prompts(target_name) if not p.record.get("max_norm")]  # plain prompts only
     recycled: dict[str, dict[str, Any]] = {}
     fit_seconds: dict[str, float] = {}
-    variants: dict[str, list[str]] = {}  # the other row-length rule -> the recyclers to run with it
-    for method in methods:
-        variants.setdefault(other_norm(RECYCLERS[method].defaults["norm"]), []).append(method)
     for shipped in prompts:
-        result = recycle(source, target, read_prompt(shipped.path), methods, seed=0)
+        prompt = read_prompt(shipped.path)
+        result = recycle(source, target, prompt, methods, seed=0)
         recycled[shipped.name] = {item.method: item.prompt.encoder for item in result.recycled}
         for item in result.recycled:
             if not item.cached:
                 fit_seconds[item.method] = round(item.fit_seconds, 2)
-        for norm, group in variants.items() if norm_variants else ():  # the same fitted maps, other row lengths
-            other = recycle(source, target, read_prompt(shipped.path), group, seed=0,
-                            params={m: {"norm": norm} for m in group})
-            recycled[shipped.name].update(
-                {item.method + NORM_VARIANTS[norm]: item.prompt.encoder for item in other.recycled})
+            if norm_variants:  # the same fitted map with the other row-length rule
+                norm = other_norm(item.recycler.params["norm"])
+                variant = type(item.recycler)(seed=0, **{**item.recycler.params, "norm": norm})
+                variant.take_fit(item.recycler)
+                recycled[shipped.name][item.method + NORM_VARIANTS[norm]] = variant(prompt.encoder)
         print(f"recycled {shipped.name} with {len(recycled[shipped.name])} methods", flush=True)
 
     model = target.load_model("cpu", "float32")
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=32)
     table = scorer.embed.weight.detach().float() * target.layout.scale
-    target_norm = float(table.norm(dim=1).mean())
     test = task.test[:eval_size]
     texts, gold = [task.render(e.text) for e in test], torch.tensor([e.label for e in test])
     k_examples = few_shot_examples(task, shots, seed=0)
@@ -115,11 +112,7 @@ def run_direction(
             rows_out[method] = {"accuracy": accuracy(test_scores[method], gold),
                                 "mean_row_norm": float(rows.norm(dim=1).mean())}
             print(f"{prompt_name} {method}: {rows_out[method]['accuracy']:.3f}", flush=True)
-        candidates: dict[str, torch.Tensor | None] = dict(by_method)
-        if not norm_variants:
-            candidates.update({f"{m}{TARGET_NORM}": rows / rows.norm(dim=1, keepdim=True) * target_norm
-                               for m, rows in by_method.items()})
-        pick = pick_by_few_shot(scorer, task, candidates, k_examples)
+        pick = pick_by_few_shot(scorer, task, dict(by_method), k_examples)
         pick_test = test_scores.get(pick.name)
         if pick_test is None:
             pick_test = scorer.score(texts, pick.rows)

@@ -46,11 +46,8 @@ if [[ ! -x "$venv/bin/python" ]]; then
   "${PYTHON:-python3}" -m venv "$venv"
 fi
 pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
-if ! "$venv/bin/python" -c "import sys; from importlib.metadata import version
-sys.exit(tuple(int(n) for n in version('pip').split('.')[:2]) < (24, 1))" 2>/dev/null; then
-  echo "Upgrading pip (24.1 and later report the progress of model downloads)"
-  "${pip[@]}" install "pip>=24.1" || echo "warning: pip was not upgraded; model downloads will show no progress" >&2
-fi
+# pip 24.1 and later report the progress of model downloads; a pip that has it already needs no index here.
+"${pip[@]}" install "pip>=24.1" || echo "warning: pip was not upgraded; model downloads will show no progress" >&2
 if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
   echo "Installing $torch_spec"
   "${pip[@]}" install "$torch_spec"

@@ -109,16 +109,16 @@ def writer_identity() -> dict[str, Any]:
 
 def _writer_alive(writer: Any) -> bool:
     """False only when the run's writer was a process on this host that no longer exists."""
-    if not isinstance(writer, dict) or writer.get("host") != socket.gethostname():
+    if not isinstance(writer, dict) or writer.get("host") != socket.gethostname() or not isinstance(
+        writer.get("pid"), int
+    ):
         return True  # another machine, or an older run: cannot tell, so trust the report
-    if not isinstance(writer.get("pid"), int):
-        return True
     try:
-        os.kill(writer["pid"], 0)
+        os.kill(writer["pid"], 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except OSError:  # exists, owned by someone else
-        return True
+    except OSError:  # it exists, owned by someone else
+        pass
     return True
 
 

@@ -59,7 +59,7 @@ class Recycler(ABC):
         if (fitted.name, fitted.seed, fitted.fit_params) != (self.name, self.seed, self.fit_params):
             raise RecyclerParameterError(
                 f"the fitted {fitted.name} was made with other settings ({fitted.fit_params}, seed {fitted.seed})",
-                "fit this recycler instead",
+                "fit it again (`recycle --no-cache`, or delete the cached fit)",
             )
         self.state, self.loss_history = fitted.state, fitted.loss_history
 
