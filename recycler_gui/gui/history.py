@@ -148,7 +148,7 @@ class RunsModel(QAbstractTableModel):
 
 
 def run_status(run: dict[str, Any]) -> str:
-    """A run's status as stored (finished, cancelled, failed: ..., running, no report), ``unknown`` when missing."""
+    """A run's status (finished, cancelled, failed: ..., running, interrupted, no report), ``unknown`` when missing."""
     return str(run.get("status") or "unknown")
 
 
