@@ -23,13 +23,13 @@ import time
 
 from common import RESULTS, machine_line, method_and_params, save_json, write_section
 
-from recycler_gui.core.checkpoints import open_checkpoint
-from recycler_gui.core.movie_reviews import movie_reviews
-from recycler_gui.core.prompts import read_prompt
-from recycler_gui.core.recycling import recycle
+from recycler_gui.core.data.movie_reviews import movie_reviews
+from recycler_gui.core.evaluation.scoring import Scorer
+from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.prompts.formats import read_prompt
 from recycler_gui.core.resources import shipped_prompts
-from recycler_gui.core.scoring import Scorer
-from recycler_gui.core.tuning import TuningSettings, tune
+from recycler_gui.core.training.tuning import TuningSettings, tune
+from recycler_gui.core.transfer.recycling import recycle
 
 
 def best_method(source: str, target: str) -> str:

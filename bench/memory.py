@@ -21,7 +21,7 @@ from recycler_gui.core.resources import shipped_prompts
 
 LOAD_BOTH = """
 import sys
-from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core.models.checkpoints import open_checkpoint
 models = [open_checkpoint(name).load_model("cpu", "float32") for name in sys.argv[1:]]
 # weights may be memory-mapped and paged in lazily; touch every one, as any use of the models would
 print(sum(float(p.sum()) for m in models for p in m.parameters()))

@@ -28,15 +28,15 @@ from typing import Any
 import torch
 from common import NORM_VARIANTS, RESULTS, base_label, machine_line, other_norm, save_json, write_section
 
-from recycler_gui.core.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt
-from recycler_gui.core.checkpoints import open_checkpoint
-from recycler_gui.core.few_shot import few_shot_examples, label_bias, pick_by_few_shot
-from recycler_gui.core.movie_reviews import movie_reviews
-from recycler_gui.core.prompts import read_prompt
-from recycler_gui.core.recyclers import RECYCLERS
-from recycler_gui.core.recycling import recycle
+from recycler_gui.core.data.movie_reviews import movie_reviews
+from recycler_gui.core.evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt
+from recycler_gui.core.evaluation.few_shot import few_shot_examples, label_bias, pick_by_few_shot
+from recycler_gui.core.evaluation.scoring import Scorer
+from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.prompts.formats import read_prompt
 from recycler_gui.core.resources import shipped_prompts
-from recycler_gui.core.scoring import Scorer
+from recycler_gui.core.transfer.recyclers import RECYCLERS
+from recycler_gui.core.transfer.recycling import recycle
 
 PROMPT_LENGTH = 20
 

@@ -21,9 +21,9 @@ import common
 import torch
 import transformers
 
-from recycler_gui.core.checkpoints import open_checkpoint
-from recycler_gui.core.movie_reviews import movie_reviews
-from recycler_gui.core.scoring import Scorer, classification_metrics
+from recycler_gui.core.data.movie_reviews import movie_reviews
+from recycler_gui.core.evaluation.scoring import Scorer, classification_metrics
+from recycler_gui.core.models.checkpoints import open_checkpoint
 
 
 def measure(name: str, path: str, examples: int, reference_examples: int, batch_size: int) -> dict:

@@ -2,7 +2,7 @@
 
     python bench/tuning_speed.py [--models smollm2-135m gemma3-270m] [--steps 5] [--batch-size 16]
 
-Ours: `recycler_gui.core.tuning.tune` (label log-likelihoods from the last position only, `logits_to_keep=1`).
+Ours: `recycler_gui.core.training.tuning.tune` (label log-likelihoods from the last position only, `logits_to_keep=1`).
 PEFT: `get_peft_model(model, PromptTuningConfig(CAUSAL_LM, 20 virtual tokens))`, the usual causal-LM training step
 on the same 16 movie-review examples with the label word appended and only that token labelled (the model computes
 logits over the whole vocabulary at every position, as PEFT training does), Adam on the prompt. Both in float32 on
@@ -19,12 +19,12 @@ import time
 import torch
 from common import machine_line, save_json, write_section
 
-from recycler_gui.core.baselines import class_label_prompt
-from recycler_gui.core.checkpoints import open_checkpoint
-from recycler_gui.core.movie_reviews import movie_reviews
-from recycler_gui.core.scoring import Scorer
-from recycler_gui.core.tasks import Task
-from recycler_gui.core.tuning import TuningSettings, tune
+from recycler_gui.core.data.movie_reviews import movie_reviews
+from recycler_gui.core.data.tasks import Task
+from recycler_gui.core.evaluation.baselines import class_label_prompt
+from recycler_gui.core.evaluation.scoring import Scorer
+from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.training.tuning import TuningSettings, tune
 
 
 def ours(scorer: Scorer, task: Task, start, steps: int, batch_size: int) -> float:

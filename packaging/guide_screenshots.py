@@ -16,8 +16,8 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from recycler_gui.core.pipeline import Job
-from recycler_gui.core.runs import open_run
+from recycler_gui.core.runs.pipeline import Job
+from recycler_gui.core.runs.store import open_run
 from recycler_gui.gui.main_window import EXPORT_FORMATS, MainWindow
 from recycler_gui.gui.resources import app_icon
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from recycler_gui.core.pipeline import Job
-from recycler_gui.core.runs import open_run
+from recycler_gui.core.runs.pipeline import Job
+from recycler_gui.core.runs.store import open_run
 from recycler_gui.gui.main_window import MainWindow
 from recycler_gui.gui.resources import app_icon
 

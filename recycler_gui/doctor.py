@@ -64,7 +64,7 @@ def _folders() -> str:
 def _prompt_round_trip() -> str:
     import torch
 
-    from .core.prompts import FORMATS, SoftPrompt, read_prompt, write_prompt
+    from .core.prompts.formats import FORMATS, SoftPrompt, read_prompt, write_prompt
 
     prompt = SoftPrompt(torch.randn(4, 8))
     with tempfile.TemporaryDirectory() as folder:

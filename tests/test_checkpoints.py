@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from recycler_gui.core import checkpoints
-from recycler_gui.core.checkpoints import DECODER_ONLY, ENCODER_DECODER, open_checkpoint
 from recycler_gui.core.errors import (
     CheckpointError,
     CorruptFileError,
@@ -20,6 +18,8 @@ from recycler_gui.core.errors import (
     TokenizerMissingError,
     UnsupportedArchitectureError,
 )
+from recycler_gui.core.models import checkpoints
+from recycler_gui.core.models.checkpoints import DECODER_ONLY, ENCODER_DECODER, open_checkpoint
 
 
 def _real_embedding_outputs(folder: Path) -> torch.Tensor:

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from recycler_gui.cli import main
-from recycler_gui.core.prompts import SoftPrompt, write_prompt
+from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
 
 PROMPT_KEYS = {
     "kind", "path", "format", "key", "num_tokens", "dim", "halves", "rows", "task_type", "source_model", "task",

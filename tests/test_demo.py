@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QMessageBox
 
 from recycler_gui.cli import main
 from recycler_gui.core import resources
-from recycler_gui.core.demo import DEMO_SOURCE, DEMO_TARGET, DemoUnavailableError, demo_job
-from recycler_gui.core.prompts import PeftTarget, SoftPrompt, write_prompt
+from recycler_gui.core.prompts.formats import PeftTarget, SoftPrompt, write_prompt
 from recycler_gui.core.resources import shipped_prompts
+from recycler_gui.core.runs.demo import DEMO_SOURCE, DEMO_TARGET, DemoUnavailableError, demo_job
 
 
 @pytest.fixture

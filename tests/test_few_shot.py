@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from recycler_gui.core.few_shot import FewShotError, few_shot_examples, label_bias, pick_by_few_shot
-from recycler_gui.core.tasks import Example, Task
+from recycler_gui.core.data.tasks import Example, Task
+from recycler_gui.core.evaluation.few_shot import FewShotError, few_shot_examples, label_bias, pick_by_few_shot
 
 
 def _task() -> Task:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from recycler_gui.core import checkpoints
-from recycler_gui.core.checkpoints import open_checkpoint
 from recycler_gui.core.errors import CorruptFileError
+from recycler_gui.core.models import checkpoints
+from recycler_gui.core.models.checkpoints import open_checkpoint
 
 
 def test_gguf_opens_as_a_converted_folder_with_the_same_embeddings(tiny_gguf: Path, tiny_llama: Path) -> None:

@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from tiny_models import write_toy_task
 
 from recycler_gui.core.events import Result
-from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
-from recycler_gui.core.runs import list_runs, open_run
+from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.runs.store import list_runs, open_run
 from recycler_gui.gui.main_window import MainWindow
 
 

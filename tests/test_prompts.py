@@ -11,7 +11,6 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from recycler_gui.core import prompts as prompts_module
 from recycler_gui.core.errors import (
     AmbiguousKeyError,
     CorruptFileError,
@@ -22,7 +21,8 @@ from recycler_gui.core.errors import (
     PromptValueError,
     UnknownFormatError,
 )
-from recycler_gui.core.prompts import (
+from recycler_gui.core.prompts import formats as prompts_module
+from recycler_gui.core.prompts.formats import (
     FORMATS,
     PeftTarget,
     PromptMeta,

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from recycler_gui.core.events import Cancelled, CancelToken, Point
-from recycler_gui.core.recyclers import RECYCLERS, Recycler, RecyclerParameterError, recycler_class
+from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler, RecyclerParameterError, recycler_class
 
 
 def _linear_world(words: int = 600, source_dim: int = 24, target_dim: int = 40, seed: int = 0):

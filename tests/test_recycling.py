@@ -12,13 +12,13 @@ from tokenizers.models import WordLevel
 from transformers import PreTrainedTokenizerFast
 
 from recycler_gui.cli import main
-from recycler_gui.core.checkpoints import open_checkpoint
 from recycler_gui.core.errors import PromptShapeError
 from recycler_gui.core.events import Log, Point
-from recycler_gui.core.prompts import SoftPrompt, read_prompt, write_prompt
-from recycler_gui.core.recyclers import RECYCLERS, Recycler
-from recycler_gui.core.recycling import recycle
-from recycler_gui.core.vocab import VocabSettings, VocabularyError, shared_words
+from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
+from recycler_gui.core.transfer.recycling import recycle
+from recycler_gui.core.transfer.vocab import VocabSettings, VocabularyError, shared_words
 
 ALL_WORDS = VocabSettings(offset=0, num_words=None)
 
@@ -229,7 +229,7 @@ def test_no_cache_refits_and_replaces_the_cached_fit(
 def test_cli_recycle_uses_the_recommended_method_unless_told(
     tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from recycler_gui.core.recyclers import RECOMMENDED
+    from recycler_gui.core.transfer.recyclers import RECOMMENDED
 
     prompt_file = write_prompt(_llama_prompt(tiny_llama), tmp_path / "prompt.npy", "npy")
     base = ["recycle", "--source", str(tiny_llama), "--target", str(tiny_gemma), "--prompt", str(prompt_file),

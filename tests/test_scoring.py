@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from recycler_gui.core.checkpoints import open_checkpoint
-from recycler_gui.core.scoring import LabelWordError, Scorer, classification_metrics
+from recycler_gui.core.evaluation.scoring import LabelWordError, Scorer, classification_metrics
+from recycler_gui.core.models.checkpoints import open_checkpoint
 
 TEXTS = [
     "Review: the movie was great\nSentiment:",

@@ -18,10 +18,9 @@ from pathlib import Path
 import pytest
 
 from recycler_gui.cli import main
-from recycler_gui.core import movie_reviews as reviews
 from recycler_gui.core import pip_download
-from recycler_gui.core.events import Log, Stage
-from recycler_gui.core.movie_reviews import (
+from recycler_gui.core.data import movie_reviews as reviews
+from recycler_gui.core.data.movie_reviews import (
     MOVIE_REVIEWS_LABEL_WORDS,
     MOVIE_REVIEWS_TEMPLATE,
     fetch_movie_reviews,
@@ -29,7 +28,16 @@ from recycler_gui.core.movie_reviews import (
     movie_reviews_path,
     read_ground_truth,
 )
-from recycler_gui.core.tasks import BUILTIN_TASKS, DEFAULT_TEMPLATE, Example, Task, TaskError, load_task, load_task_file
+from recycler_gui.core.data.tasks import (
+    BUILTIN_TASKS,
+    DEFAULT_TEMPLATE,
+    Example,
+    Task,
+    TaskError,
+    load_task,
+    load_task_file,
+)
+from recycler_gui.core.events import Log, Stage
 
 
 @pytest.fixture(autouse=True)

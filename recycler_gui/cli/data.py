@@ -62,7 +62,7 @@ def _print_help(parser: argparse.ArgumentParser) -> int:
 
 
 def _cmd_data_fetch(args: argparse.Namespace) -> int:
-    from ..core.movie_reviews import fetch_movie_reviews, movie_reviews
+    from ..core.data.movie_reviews import fetch_movie_reviews, movie_reviews
 
     path = fetch_movie_reviews(events=TerminalEvents())
     info = movie_reviews().describe()
@@ -76,7 +76,7 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_show(args: argparse.Namespace) -> int:
-    from ..core.tasks import load_task
+    from ..core.data.tasks import load_task
 
     template = None if args.template is None else args.template.replace("\\n", "\n")
     task = load_task(

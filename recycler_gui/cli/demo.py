@@ -20,8 +20,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ..core.demo import DEMO_EVAL_SIZE, demo_job, prepare_demo
-    from ..core.pipeline import run
+    from ..core.runs.demo import DEMO_EVAL_SIZE, demo_job, prepare_demo
+    from ..core.runs.pipeline import run
     from .evaluate import print_report
 
     events = TerminalEvents()

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..core.baselines import BASELINES
-from ..core.checkpoints import DTYPES, ENCODER_DECODER
+from ..core.evaluation.baselines import BASELINES
 from ..core.events import Stage
-from ..core.pipeline import RETUNE_STARTS, Job
-from ..core.prompts import FORMATS
-from ..core.recyclers import RECYCLERS
+from ..core.models.checkpoints import DTYPES, ENCODER_DECODER
+from ..core.prompts.formats import FORMATS
+from ..core.runs.pipeline import RETUNE_STARTS, Job
+from ..core.transfer.recyclers import RECYCLERS
 from .common import EXIT_CANCELLED, TerminalEvents, add_command, format_table, num_words
 
 COMPARE_EPILOG = """\
@@ -132,14 +132,14 @@ def job_from_args(args: argparse.Namespace) -> Job:
             values[name] = value.replace("\\n", "\n") if name == "template" else value
     missing = [flag for flag in ("source", "target", "prompt") if not values.get(flag)]
     if missing:
-        from ..core.pipeline import JobError
+        from ..core.runs.pipeline import JobError
 
         raise JobError(f"no {', '.join('--' + m for m in missing)} given", "name them as flags or in a --job file")
     return Job.from_dict(values)
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from ..core.pipeline import run
+    from ..core.runs.pipeline import run
 
     return print_report(run(job_from_args(args), events=TerminalEvents()), args.json)
 
@@ -189,11 +189,11 @@ def report_table(report: dict[str, Any]) -> str:
 def _cmd_tune(args: argparse.Namespace) -> int:
     import torch
 
-    from ..core.checkpoints import open_checkpoint
-    from ..core.prompts import PeftTarget, read_prompt, write_prompt
-    from ..core.scoring import Scorer, classification_metrics
-    from ..core.tasks import load_task
-    from ..core.tuning import TuningSettings, initial_prompt, tune
+    from ..core.data.tasks import load_task
+    from ..core.evaluation.scoring import Scorer, classification_metrics
+    from ..core.models.checkpoints import open_checkpoint
+    from ..core.prompts.formats import PeftTarget, read_prompt, write_prompt
+    from ..core.training.tuning import TuningSettings, initial_prompt, tune
 
     events = TerminalEvents()
     checkpoint = open_checkpoint(args.model)
@@ -210,7 +210,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     )
     settings.check()
     if args.start:
-        from ..core.recycling import check_prompt_fits_source
+        from ..core.transfer.recycling import check_prompt_fits_source
 
         start = read_prompt(args.start, key=args.key)
         check_prompt_fits_source(start, checkpoint)
@@ -250,7 +250,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from ..core.runs import delete_run, list_runs, open_run
+    from ..core.runs.store import delete_run, list_runs, open_run
 
     if args.delete:
         delete_run(args.delete)

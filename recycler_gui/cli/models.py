@@ -33,7 +33,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from ..core.model_zoo import ZOO
+    from ..core.models.zoo import ZOO
     from ..core.resources import shipped_prompts
 
     entries = [
@@ -60,7 +60,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from ..core.model_zoo import ZOO, fetch
+    from ..core.models.zoo import ZOO, fetch
 
     names = list(ZOO) if "all" in args.names else args.names
     unknown = [name for name in names if name not in ZOO]

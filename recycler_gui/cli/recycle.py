@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..core.checkpoints import ENCODER_DECODER
-from ..core.prompts import FORMATS
-from ..core.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
+from ..core.models.checkpoints import ENCODER_DECODER
+from ..core.prompts.formats import FORMATS
+from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .common import TerminalEvents, add_command, num_words
 
 RECYCLE_EPILOG = "methods:\n" + "".join(
@@ -52,10 +52,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_recycle(args: argparse.Namespace) -> int:
-    from ..core.checkpoints import open_checkpoint
-    from ..core.prompts import PeftTarget, read_prompt, write_prompt
-    from ..core.recycling import check_prompt_fits_source, recycle, resolve_methods
-    from ..core.vocab import VocabSettings
+    from ..core.models.checkpoints import open_checkpoint
+    from ..core.prompts.formats import PeftTarget, read_prompt, write_prompt
+    from ..core.transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
+    from ..core.transfer.vocab import VocabSettings
 
     methods = resolve_methods(args.method or [RECOMMENDED])
     prompt = read_prompt(args.prompt, key=args.key)

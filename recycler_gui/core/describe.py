@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import is_gguf, open_checkpoint
-from .prompts import PEFT_CONFIG, describe_prompt, read_prompt
+from .models.checkpoints import is_gguf, open_checkpoint
+from .prompts.formats import PEFT_CONFIG, describe_prompt, read_prompt
 
 
 def describe_path(path: str, key: str | None = None) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import RecyclerError
-from ..core.runs import delete_run, list_runs, open_run
+from ..core.runs.store import delete_run, list_runs, open_run
 
 TITLE = "Run history"
 EMPTY_TEXT = "No stored runs yet. Runs appear here as soon as a comparison starts."

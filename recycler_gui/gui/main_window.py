@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..core.errors import InputNotFoundError, RecyclerError
 from ..core.events import Log, Point, Progress, Result, Stage
-from ..core.pipeline import Job
-from ..core.prompts import read_prompt, write_prompt
-from ..core.runs import rows_to_csv
+from ..core.prompts.formats import read_prompt, write_prompt
+from ..core.runs.pipeline import Job
+from ..core.runs.store import rows_to_csv
 from ..core.storage import write_text_atomic
 from .errors import APP_TITLE, show_error
 from .history import HistoryDialog
@@ -212,7 +212,7 @@ class MainWindow(QMainWindow):
 
     def load_demo(self) -> None:
         """Fill the inputs with the demo job: one click on Run then shows the whole comparison."""
-        from ..core.demo import DEMO_EVAL_SIZE, demo_job, demo_ready
+        from ..core.runs.demo import DEMO_EVAL_SIZE, demo_job, demo_ready
 
         try:
             job = demo_job()

@@ -13,7 +13,7 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from ..core.events import CancelToken
-from ..core.pipeline import Job, run
+from ..core.runs.pipeline import Job, run
 
 
 class PipelineWorker(QObject):

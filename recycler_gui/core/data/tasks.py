@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import RecyclerError
+from ..errors import RecyclerError
 
 SPLITS = ("train", "dev", "test")
 """The splits of every task, in this order."""

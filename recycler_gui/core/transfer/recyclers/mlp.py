@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..events import CancelToken, EventSink, Point
+from ...events import CancelToken, EventSink, Point
 from .base import Recycler
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checkpoints import DECODER_ONLY, Checkpoint
-from .errors import PromptShapeError
-from .events import CancelToken, EventSink, Log, Progress, Stage, ignore_events
-from .prompts import SoftPrompt
+from ..errors import PromptShapeError
+from ..events import CancelToken, EventSink, Log, Progress, Stage, ignore_events
+from ..models.checkpoints import DECODER_ONLY, Checkpoint
+from ..prompts.formats import SoftPrompt
+from ..storage import cache_dir
 from .recyclers import RECYCLERS, Recycler, recycler_class
-from .storage import cache_dir
 from .vocab import VocabReport, VocabSettings, shared_words
 
 CACHE_VERSION = 2

@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from .errors import RecyclerError
-from .prompts import PromptMeta, SoftPrompt
+from ..errors import RecyclerError
+from ..prompts.formats import PromptMeta, SoftPrompt
 
 BASELINES = ("no-prompt", "random", "class-label")
 FREQUENT_ROWS = 5000

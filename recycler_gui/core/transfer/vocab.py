@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from .errors import RecyclerError
+from ..errors import RecyclerError
 
 MIN_WORDS = 32
 _ALPHABETIC = re.compile(r"[A-Za-z]+")

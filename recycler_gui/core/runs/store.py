@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import InputNotFoundError
-from .storage import data_dir, write_text_atomic
+from ..errors import InputNotFoundError
+from ..storage import data_dir, write_text_atomic
 
 CSV_COLUMNS = (
     "name", "kind", "model", "accuracy", "macro_f1", "auc", "vs_best_baseline", "success", "gap_closed",

@@ -20,7 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .errors import (
+from ..errors import (
     AmbiguousKeyError,
     CorruptFileError,
     InputNotFoundError,
@@ -29,7 +29,7 @@ from .errors import (
     PromptValueError,
     UnknownFormatError,
 )
-from .storage import ensure_not_input, write_atomic, write_text_atomic
+from ..storage import ensure_not_input, write_atomic, write_text_atomic
 
 FORMATS = ("peft", "npy", "safetensors", "pt")
 """Every format we read and write, by the name the CLI and GUI use."""

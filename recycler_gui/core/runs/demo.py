@@ -3,11 +3,11 @@ prompt tuned on Gemma itself. Everything it needs is fetched by short name or sh
 
 from __future__ import annotations
 
-from .errors import RecyclerError
-from .events import CancelToken, EventSink, ignore_events
-from .model_zoo import ZOO, fetch
+from ..errors import RecyclerError
+from ..events import CancelToken, EventSink, ignore_events
+from ..models.zoo import ZOO, fetch
+from ..resources import shipped_prompts
 from .pipeline import Job
-from .resources import shipped_prompts
 
 DEMO_SOURCE = "smollm2-135m"
 DEMO_TARGET = "gemma3-270m"
@@ -38,14 +38,14 @@ def demo_job(eval_size: int = DEMO_EVAL_SIZE) -> Job:
 
 def demo_ready() -> bool:
     """True when both demo models and the movie reviews are fetched."""
-    from .movie_reviews import movie_reviews_path
+    from ..data.movie_reviews import movie_reviews_path
 
     return ZOO[DEMO_SOURCE].is_fetched() and ZOO[DEMO_TARGET].is_fetched() and movie_reviews_path().is_file()
 
 
 def prepare_demo(events: EventSink = ignore_events, cancel: CancelToken | None = None) -> None:
     """Fetch and convert both demo models and the movie reviews; quick when they are there already."""
-    from .movie_reviews import fetch_movie_reviews
+    from ..data.movie_reviews import fetch_movie_reviews
 
     for name in (DEMO_SOURCE, DEMO_TARGET):
         fetch(name, events, cancel)

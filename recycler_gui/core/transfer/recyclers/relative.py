@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import torch
 import torch.nn.functional as F
 
-from ..events import CancelToken, EventSink
+from ...events import CancelToken, EventSink
 from .base import Recycler
 
 

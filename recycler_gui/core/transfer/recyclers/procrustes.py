@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..events import CancelToken, EventSink
+from ...events import CancelToken, EventSink
 from .base import Recycler
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..events import CancelToken, EventSink
+from ...events import CancelToken, EventSink
 from .base import Recycler
 
 

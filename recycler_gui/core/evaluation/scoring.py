@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
-from .checkpoints import ENCODER_DECODER
-from .errors import RecyclerError
-from .events import CancelToken, EventSink, Progress, ignore_events
+from ..errors import RecyclerError
+from ..events import CancelToken, EventSink, Progress, ignore_events
+from ..models.checkpoints import ENCODER_DECODER
 
 
 class LabelWordError(RecyclerError):

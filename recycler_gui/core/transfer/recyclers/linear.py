@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from ..events import CancelToken, EventSink
+from ...events import CancelToken, EventSink
 from .base import Recycler
 
 RIDGE_GRID = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)

@@ -11,9 +11,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..errors import CorruptFileError, RecyclerError
-from ..events import FIT_LOSS_SERIES, CancelToken, EventSink, Point, ignore_events
-from ..storage import write_atomic
+from ...errors import CorruptFileError, RecyclerError
+from ...events import FIT_LOSS_SERIES, CancelToken, EventSink, Point, ignore_events
+from ...storage import write_atomic
 
 NORM_MODES = ("keep", "target", "relative")
 """How recycled rows get their length: as mapped; the target vocabulary's mean norm; or the source row's norm

@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from .errors import (
+from ..errors import (
     CheckpointError,
     CorruptFileError,
     InputNotFoundError,
@@ -36,9 +36,9 @@ from .errors import (
     TokenizerMissingError,
     UnsupportedArchitectureError,
 )
-from .model_zoo import resolve as resolve_zoo_model
-from .model_zoo import zoo_model
-from .storage import cache_dir, write_text_atomic
+from ..storage import cache_dir, write_text_atomic
+from .zoo import resolve as resolve_zoo_model
+from .zoo import zoo_model
 
 ENCODER_DECODER = "encoder-decoder"
 DECODER_ONLY = "decoder-only"

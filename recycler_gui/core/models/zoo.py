@@ -14,10 +14,10 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RecyclerError
-from .events import CancelToken, EventSink, Log, Progress, Stage, ignore_events
-from .pip_download import DownloadError, pip_download
-from .storage import atomic_path, cache_dir
+from ..errors import RecyclerError
+from ..events import CancelToken, EventSink, Log, Progress, Stage, ignore_events
+from ..pip_download import DownloadError, pip_download
+from ..storage import atomic_path, cache_dir
 
 
 class ModelFetchError(RecyclerError):

@@ -18,19 +18,19 @@ from typing import Any
 
 import torch
 
-from .baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
-from .checkpoints import ENCODER_DECODER, Checkpoint, open_checkpoint
-from .errors import CorruptFileError, InputNotFoundError, RecyclerError
-from .events import RETUNE_SERIES, Cancelled, CancelToken, EventSink, Log, Result, Stage, ignore_events
-from .few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
-from .model_zoo import fetch_if_zoo_model
-from .prompts import PeftTarget, SoftPrompt, read_prompt, write_prompt
-from .recycling import check_prompt_fits_source, recycle, resolve_methods
-from .runs import RunFolder, writer_identity
-from .scoring import Scorer, classification_metrics
-from .tasks import Task, load_task
-from .tuning import TuningSettings, dev_accuracy, tune
-from .vocab import VocabSettings
+from ..data.tasks import Task, load_task
+from ..errors import CorruptFileError, InputNotFoundError, RecyclerError
+from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
+from ..evaluation.few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
+from ..evaluation.scoring import Scorer, classification_metrics
+from ..events import RETUNE_SERIES, Cancelled, CancelToken, EventSink, Log, Result, Stage, ignore_events
+from ..models.checkpoints import ENCODER_DECODER, Checkpoint, open_checkpoint
+from ..models.zoo import fetch_if_zoo_model
+from ..prompts.formats import PeftTarget, SoftPrompt, read_prompt, write_prompt
+from ..training.tuning import TuningSettings, dev_accuracy, tune
+from ..transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
+from ..transfer.vocab import VocabSettings
+from .store import RunFolder, writer_identity
 
 RETUNE_STARTS = ("scratch", "recycled")
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import RecyclerError
-from .events import CancelToken
+from ..data.tasks import Example, Task
+from ..errors import RecyclerError
+from ..events import CancelToken
 from .scoring import Scorer
-from .tasks import Example, Task
 
 MAX_SHOTS = 32
 

@@ -1,0 +1,1 @@
+"""Labelled tasks and the texts prompts are scored on."""

@@ -1,0 +1,1 @@
+"""Score prompts on a model: rank classification, baselines, the few-shot pick."""

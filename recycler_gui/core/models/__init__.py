@@ -1,0 +1,1 @@
+"""Model references: open a checkpoint, fetch the demo models."""

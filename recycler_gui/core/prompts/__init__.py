@@ -1,0 +1,1 @@
+"""Soft prompts and the files they live in."""

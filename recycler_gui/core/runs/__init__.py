@@ -1,0 +1,1 @@
+"""One comparison run end to end, and the stored history of runs."""

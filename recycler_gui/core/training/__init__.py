@@ -1,0 +1,1 @@
+"""Train prompt rows on a frozen model."""
