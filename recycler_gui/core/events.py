@@ -14,13 +14,17 @@ from typing import Any
 
 from .errors import RecyclerError
 
+BYTES = "bytes"
+"""The unit of a stage that moves data (a download): its ``Progress`` counts bytes."""
+
 
 @dataclass(frozen=True)
 class Stage:
-    """A new stage of work begins; ``total`` steps when known."""
+    """A new stage of work begins; ``total`` steps when known, counted in ``unit`` (``BYTES`` for downloads)."""
 
     name: str
     total: int | None = None
+    unit: str = "steps"
 
 
 @dataclass(frozen=True)

