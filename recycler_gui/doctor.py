@@ -20,6 +20,7 @@ def run_checks() -> dict[str, Any]:
         *(_check(name, lambda name=name: _version(name)) for name in _PACKAGES),
         _check("Qt (PySide6)", _qt),
         _check("devices", _devices),
+        _check("memory", _memory),
         _check("folders", _folders),
         _check("prompt files", _prompt_round_trip),
     ]
@@ -45,14 +46,15 @@ def _qt() -> str:
 
 
 def _devices() -> str:
-    import torch
+    from .core.models.devices import all_devices, describe_device
 
-    found = ["cpu"]
-    if torch.cuda.is_available():
-        found += [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
-    if torch.backends.mps.is_available():
-        found.append("mps")
-    return ", ".join(found)
+    return f"runs use {describe_device()}; found {', '.join(all_devices())}"
+
+
+def _memory() -> str:
+    from .core.models.devices import memory_in_use
+
+    return f"this process: {memory_in_use()}"
 
 
 def _folders() -> str:

@@ -18,7 +18,7 @@ from recycler_gui.core.errors import (
     TokenizerMissingError,
     UnsupportedArchitectureError,
 )
-from recycler_gui.core.models import checkpoints
+from recycler_gui.core.models import checkpoints, devices
 from recycler_gui.core.models.checkpoints import DECODER_ONLY, ENCODER_DECODER, open_checkpoint
 
 
@@ -188,4 +188,4 @@ def test_unavailable_device_and_unknown_dtype(tiny_llama: Path) -> None:
 def test_auto_device_falls_back_to_cpu_without_accelerators(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert checkpoints.resolve_device("auto").type == "cpu"
+    assert devices.resolve_device("auto").type == "cpu"

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..core.evaluation.baselines import BASELINES
 from ..core.events import Stage
-from ..core.models.checkpoints import DTYPES, ENCODER_DECODER
+from ..core.models.checkpoints import ENCODER_DECODER
+from ..core.models.devices import DTYPES
 from ..core.prompts.formats import FORMATS
 from ..core.runs.pipeline import RETUNE_STARTS, Job
 from ..core.transfer.recyclers import RECYCLERS

@@ -5,19 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .models.checkpoints import is_gguf, open_checkpoint
+from .models.checkpoints import describe_reference, is_gguf
 from .prompts.formats import PEFT_CONFIG, describe_prompt, read_prompt
 
 
 def describe_path(path: str, key: str | None = None) -> dict[str, Any]:
-    """``describe_prompt`` for prompt files and adapter folders, ``Checkpoint.describe`` for models."""
+    """``describe_prompt`` for prompt files and adapter folders, ``describe_reference`` for models."""
     candidate = Path(path).expanduser()
     is_prompt = (candidate.is_dir() and (candidate / PEFT_CONFIG).is_file()) or (
         candidate.is_file() and candidate.name != "config.json" and not is_gguf(candidate)
     )
     if is_prompt:
         return describe_prompt(read_prompt(candidate, key=key))
-    return open_checkpoint(path).describe()
+    return describe_reference(path)
 
 
 def format_description(info: dict[str, Any]) -> str:

@@ -62,7 +62,23 @@ class UnsupportedArchitectureError(RecyclerError):
 
 
 class ModelNotCachedError(RecyclerError):
-    """A model id that is not in the local Hugging Face cache (we never download at run time)."""
+    """A model id that is not in the local Hugging Face cache while downloads are off (the default)."""
+
+
+class HubModelNotFoundError(RecyclerError):
+    """A model id the Hugging Face Hub does not know (or keeps private from this account)."""
+
+
+class HubAccessError(RecyclerError):
+    """A model the Hub will not hand out without a login: gated (terms to accept) or refused (401/403)."""
+
+
+class HubUnreachableError(RecyclerError):
+    """The Hub cannot be reached, or downloads are switched off (HF_HUB_OFFLINE)."""
+
+
+class HubCacheError(RecyclerError):
+    """The Hugging Face cache folder cannot take a download: the disk is full or the folder is not writable."""
 
 
 class OutOfMemoryError(RecyclerError):

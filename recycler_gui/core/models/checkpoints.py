@@ -1,4 +1,7 @@
-"""Open a model the way practitioners have it: a Hugging Face folder, a model id in the local HF cache, or a GGUF file.
+"""Open a model the way practitioners have it: a Hugging Face folder, a Hub model id, a GGUF file or a demo model.
+
+This module is the one place that resolves a model reference. A Hub id opens from the local Hugging Face cache, and is
+downloaded first (``hub.py``) only when the user allows it; describing one needs only its config.
 
 Recycling needs only the source model's input embedding table and tokenizer, so ``Checkpoint.input_embeddings`` reads
 that one tensor from the weight files (safetensors, sharded or not) without building the model. The full model is
@@ -36,19 +39,21 @@ from ..errors import (
     TokenizerMissingError,
     UnsupportedArchitectureError,
 )
+from ..events import CancelToken, EventSink, ignore_events
 from ..storage import cache_dir, write_text_atomic
+from . import hub
+from .devices import device_map_for, resolve_device, resolve_dtype
+from .hub import BIN, BIN_INDEX, CONFIG, DOWNLOAD_SETTING, SAFETENSORS, SAFETENSORS_INDEX, TOKENIZER_FILES
 from .zoo import resolve as resolve_zoo_model
 from .zoo import zoo_model
 
 ENCODER_DECODER = "encoder-decoder"
 DECODER_ONLY = "decoder-only"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+HF_CACHE = "hf-cache"
+"""``read_from`` of a Hub model opened from the local Hugging Face cache."""
+HUB_CONFIG = "hub-config"
+"""``read_from`` of a Hub model described from its config alone, its weights not downloaded yet."""
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_SAFETENSORS_INDEX = "model.safetensors.index.json"
-_BIN_INDEX = "pytorch_model.bin.index.json"
-_TOKENIZER_FILES = (
-    "tokenizer.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model", "vocab.json", "vocab.txt",
-)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class Checkpoint:
     @property
     def name(self) -> str:
         """A short display name."""
-        return Path(self.reference).name if self.read_from != "hf-cache" else self.reference
+        return self.reference if self.read_from in (HF_CACHE, HUB_CONFIG) else Path(self.reference).name
 
     @property
     def architecture(self) -> str:
@@ -166,7 +171,7 @@ class Checkpoint:
             "copy the tokenizer files (tokenizer.json and tokenizer_config.json, or tokenizer.model / spiece.model) "
             "from the original model into that folder"
         )
-        if not any((self.path / name).is_file() for name in _TOKENIZER_FILES):
+        if not any((self.path / name).is_file() for name in TOKENIZER_FILES):
             raise TokenizerMissingError(f"{self.path} has no tokenizer files", fix)
         try:
             with warnings.catch_warnings():
@@ -181,10 +186,10 @@ class Checkpoint:
         target = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, target)
         kwargs: dict[str, Any] = {"dtype": torch_dtype}
-        bytes_needed = self.layout.num_parameters * torch.finfo(torch_dtype).bits // 8
-        sharded = target.type == "cuda" and bytes_needed > 0.9 * torch.cuda.mem_get_info(target)[0]
+        device_map = device_map_for(target, self.layout.num_parameters * torch.finfo(torch_dtype).bits // 8)
+        sharded = device_map is not None
         if sharded:
-            kwargs["device_map"] = "auto"
+            kwargs["device_map"] = device_map
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -257,15 +262,25 @@ def _hf() -> SimpleNamespace:
     )
 
 
-def open_checkpoint(reference: str | Path) -> Checkpoint:
-    """Resolve a folder, a ``.gguf`` file or a cached Hugging Face model id to a ``Checkpoint``."""
+def open_checkpoint(
+    reference: str | Path,
+    *,
+    download: bool | None = None,
+    events: EventSink = ignore_events,
+    cancel: CancelToken | None = None,
+) -> Checkpoint:
+    """Resolve a folder, a ``.gguf`` file, a demo model's short name or a Hugging Face Hub id to a ``Checkpoint``.
+
+    A Hub id opens from the local Hugging Face cache. When it is not there (or only partly), it is downloaded when
+    ``download`` is true, or when it is None and ``PROMPT_RECYCLER_DOWNLOAD`` is set; otherwise the error says how.
+    """
     text = str(reference)
     path = Path(text).expanduser()
     if not path.exists() and (zoo := zoo_model(text)) is not None:
         folder = convert_gguf(resolve_zoo_model(zoo.name))
         return Checkpoint(zoo.name, folder, "gguf", _read_config(folder))
     if path.exists():
-        if path.is_file() and path.name == "config.json":
+        if path.is_file() and path.name == CONFIG:
             path = path.parent
         if path.is_dir():
             return Checkpoint(text, path, "folder", _read_config(path))
@@ -274,30 +289,61 @@ def open_checkpoint(reference: str | Path) -> Checkpoint:
             return Checkpoint(text, folder, "gguf", _read_config(folder))
         raise CheckpointError(
             f"{path} is a file but not a GGUF model",
-            "give a model folder (with config.json and weights), a .gguf file, or a model id from the HF cache",
+            "give a model folder (with config.json and weights), a .gguf file, or a Hugging Face model id",
         )
-    if _HUB_ID.match(text) and not text.startswith("."):
-        folder = _from_hf_cache(text)
-        return Checkpoint(text, folder, "hf-cache", _read_config(folder))
-    raise InputNotFoundError(f"no such file or folder: {text}", "check the path")
+    if not is_hub_id(text):
+        raise InputNotFoundError(f"no such file or folder: {text}", "check the path")
+    folder = hub.cached_model(text)
+    if folder is None:
+        if not hub.downloads_allowed(download):
+            raise _not_cached(text)
+        folder = hub.download_model(text, events, cancel)
+    return Checkpoint(text, folder, HF_CACHE, _read_config(folder))
 
 
-def _from_hf_cache(model_id: str) -> Path:
-    from huggingface_hub import snapshot_download
+def describe_reference(reference: str | Path, *, download: bool | None = None) -> dict[str, Any]:
+    """``Checkpoint.describe`` of a model reference, for pickers and ``inspect``.
 
-    try:
-        return Path(snapshot_download(model_id, local_files_only=True))
-    except Exception as error:
-        raise ModelNotCachedError(
-            f"'{model_id}' is neither a local path nor a model in the local Hugging Face cache",
-            f"check the path, or on a machine with internet run `hf download {model_id}` (it fills "
-            "~/.cache/huggingface/hub, or HF_HUB_CACHE) and copy that cache here. The demo models come by "
-            "short name: `prompt-recycler models list`",
-        ) from error
+    A Hub id whose weights are not in the cache is described from its config alone (fetched when downloads are
+    allowed, or read from the cache), with ``download_bytes``: what a run would still download.
+    """
+    text = str(reference)
+    if not is_hub_id(text) or hub.cached_model(text) is not None:
+        return open_checkpoint(text, download=False).describe()
+    remaining: int | None = None
+    if hub.downloads_allowed(download):
+        remote = hub.download_config(text)
+        folder, remaining = remote.folder, remote.download_bytes
+    elif (cached := hub.cached_config(text)) is not None:
+        folder = cached
+    else:
+        raise _not_cached(text)
+    info = Checkpoint(text, folder, HUB_CONFIG, _read_config(folder)).describe()
+    info["download_bytes"] = remaining
+    return info
+
+
+def is_hub_id(reference: str) -> bool:
+    """True when ``reference`` can only mean a Hugging Face Hub id: not a path here, not a demo model's name."""
+    return (
+        _HUB_ID.match(reference) is not None and not reference.startswith(".")
+        and not Path(reference).expanduser().exists() and zoo_model(reference) is None
+    )
+
+
+def _not_cached(model_id: str) -> ModelNotCachedError:
+    return ModelNotCachedError(
+        f"'{model_id}' is neither a local path nor a whole model in the local Hugging Face cache, and downloads are "
+        "off",
+        f"let Prompt Recycler download it: add --download (or set {DOWNLOAD_SETTING}=1, or tick 'Download models from "
+        f"the Hugging Face Hub' in the window); or on a machine with internet run `hf download {model_id}` and copy "
+        "~/.cache/huggingface/hub (or HF_HUB_CACHE) here. The demo models come by short name: "
+        "`prompt-recycler models list`",
+    )
 
 
 def _read_config(folder: Path) -> Any:
-    if not (folder / "config.json").is_file():
+    if not (folder / CONFIG).is_file():
         raise CheckpointError(
             f"the folder {folder} has no config.json, so it is not a Hugging Face model folder",
             "pick the folder that holds config.json and the weights, or a .gguf file",
@@ -322,7 +368,7 @@ def _read_config(folder: Path) -> Any:
 
 def _raw_model_type(folder: Path) -> str | None:
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        return json.loads((folder / "config.json").read_text(encoding="utf-8")).get("model_type")
+        return json.loads((folder / CONFIG).read_text(encoding="utf-8")).get("model_type")
     return None
 
 
@@ -354,7 +400,7 @@ def _model_class(family: str) -> Any:
 
 def _weight_files(folder: Path) -> dict[Path, set[str]]:
     """Each weight file of a checkpoint with the tensor names it holds."""
-    for index_name in (_SAFETENSORS_INDEX, _BIN_INDEX):
+    for index_name in (SAFETENSORS_INDEX, BIN_INDEX):
         index = folder / index_name
         if index.is_file():
             try:
@@ -365,10 +411,10 @@ def _weight_files(folder: Path) -> dict[Path, set[str]]:
             for name, file in weight_map.items():
                 files.setdefault(folder / file, set()).add(name)
             return files
-    if (folder / "model.safetensors").is_file():
-        return {folder / "model.safetensors": _safetensors_keys(folder / "model.safetensors")}
-    if (folder / "pytorch_model.bin").is_file():
-        return {folder / "pytorch_model.bin": set(_load_bin(folder / "pytorch_model.bin"))}
+    if (folder / SAFETENSORS).is_file():
+        return {folder / SAFETENSORS: _safetensors_keys(folder / SAFETENSORS)}
+    if (folder / BIN).is_file():
+        return {folder / BIN: set(_load_bin(folder / BIN))}
     raise CheckpointError(
         f"{folder} has config.json but no weights (model.safetensors, pytorch_model.bin or a sharded index)",
         "copy the weight files into that folder or download the model again",
@@ -449,7 +495,7 @@ def converted_folder(path: Path) -> Path:
 def convert_gguf(path: Path) -> Path:
     """De-quantise a GGUF model once into a float safetensors folder under the user cache; return that folder."""
     folder = converted_folder(path)
-    if (folder / "config.json").is_file():
+    if (folder / CONFIG).is_file():
         return folder
     digest = file_sha256(path)
     gguf_args = {"gguf_file": path.name}
@@ -486,38 +532,6 @@ def convert_gguf(path: Path) -> Path:
         partial.rename(folder)
     except OSError:
         shutil.rmtree(partial, ignore_errors=True)
-        if not (folder / "config.json").is_file():
+        if not (folder / CONFIG).is_file():
             raise
     return folder
-
-
-# ---------------------------------------------------------------------------------------------------- devices, dtypes
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise CheckpointError(f"unknown device {name!r}", "use auto, cpu, cuda, cuda:N or mps") from error
-    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
-    if not available.get(device.type, False):
-        raise CheckpointError(f"the device {name!r} is not available on this machine", "use --device auto or cpu")
-    return device
-
-
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
-    """``auto`` is bfloat16 on CUDA devices that support it and float32 elsewhere."""
-    if name == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    if name not in DTYPES:
-        raise CheckpointError(f"unknown dtype {name!r}", f"use auto or one of {', '.join(DTYPES)}")
-    return DTYPES[name]
