@@ -16,6 +16,7 @@ from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from recycler_gui.core.report import RowKind
 from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.runs.store import open_run
 from recycler_gui.gui.main_window import EXPORT_FORMATS, MainWindow
@@ -50,7 +51,7 @@ def save_screen(name: str) -> None:
 
 def show_run(window: MainWindow, run_id: str) -> None:
     report = open_run(run_id).load_report()
-    window.inputs.set_job(Job.from_dict(report["job"]))
+    window.inputs.set_job(Job.from_dict(report.job))
     window.show_report(report)
     wait_for_summaries(window)
 
@@ -78,12 +79,12 @@ def main() -> int:
 
     show_run(window, args.compare)
     save_window(window, "02-comparison.png")
-    best = max((r for r in window.report["rows"] if r["kind"] == "recycled"), key=lambda r: r["accuracy"])
+    best = max(window.report.of_kind(RowKind.RECYCLED), key=lambda r: r.accuracy)
     table = window.table
     for index in range(table.results.rowCount()):
-        if table.results.row_at(index)["name"] == best["name"]:
+        if table.results.row_at(index).key == best.key:
             table.selectRow(table.proxy.mapFromSource(table.results.index(index, 0)).row())
-    dialog = QFileDialog(window, f"Export the {best['name']} prompt", str(Path.home() / best["name"]),
+    dialog = QFileDialog(window, f"Export the {best.name} prompt", str(Path.home() / best.name),
                          ";;".join(EXPORT_FORMATS))
     dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
     dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)

@@ -54,7 +54,7 @@ def main() -> int:
             settle(500)
     else:
         report = open_run(args.run).load_report()
-        window.inputs.set_job(Job.from_dict(report["job"]))
+        window.inputs.set_job(Job.from_dict(report.job))
         window.show_report(report)
     for _ in range(120):  # let the model summaries finish reading (a minute at most)
         if not any(p.summary.text().startswith("Reading") for p in (window.inputs.source, window.inputs.target)):
@@ -63,7 +63,7 @@ def main() -> int:
     settle(2000)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(args.out))
-    print(json.dumps({"screenshot": str(args.out), "status": (window.report or {}).get("status"),
+    print(json.dumps({"screenshot": str(args.out), "status": window.report and window.report.status,
                       "ui_delay": window.last_lag}))
     window.close()
     return 0

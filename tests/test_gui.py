@@ -71,13 +71,13 @@ def test_a_full_run_by_clicks_fills_the_table_and_every_plot(
     _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path))
     _run_and_wait(window, qtbot)
     assert dialogs == []
-    names = [row["name"] for row in window.table.rows()]
+    names = [row.name for row in window.table.rows()]
     assert {"no-prompt", "random", "class-label", "v2v-lin", "v2v-nn", "ridge", "re-tuned from scratch",
             "source prompt"} <= set(names)
     counts = window.plots.point_counts()
     assert counts["accuracy"] == len(names)
     assert counts["retuning"] > 0 and counts["fit_loss"] > 0
-    assert window.report["status"] == "finished"
+    assert window.report.status == "finished"
     assert "UI event-loop delay during the run" in window.log.toPlainText()
     assert window.last_lag is not None and window.last_lag["samples"] > 0
     assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
@@ -91,7 +91,7 @@ def test_export_writes_files_the_engine_reads_back(
     model = window.table.model()
     row = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == "ridge")
     window.table.selectRow(row)
-    assert window.table.selected_row()["name"] == "ridge"
+    assert window.table.selected_row().name == "ridge"
     for fmt, name in (("NumPy array (*.npy)", "ridge.npy"), ("PEFT adapter folder (*)", "ridge-adapter")):
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, f=fmt, n=name: (str(tmp_path / n), f))
         window.export_prompt()
@@ -117,11 +117,11 @@ def test_cancel_mid_run_keeps_the_finished_rows(
     window.run_button.click()
     window.current.worker.event.connect(cancel_on_first_row)
     qtbot.waitUntil(lambda: not window.running, timeout=180_000)
-    assert window.report["status"] == "cancelled"
+    assert window.report.status == "cancelled"
     assert 1 <= len(window.table.rows()) < 5
     assert window.stage.text().startswith("Cancelled")
-    stored = open_run(window.report["run_id"]).load_report()
-    assert stored["status"] == "cancelled" and len(stored["rows"]) == len(window.table.rows())
+    stored = open_run(window.report.run_id).load_report()
+    assert stored.status == "cancelled" and len(stored.rows) == len(window.table.rows())
 
 
 def test_a_wrong_prompt_file_shows_a_dialog(
@@ -157,11 +157,11 @@ def test_history_reopens_a_run_and_the_inputs_are_remembered(
 ) -> None:
     _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path), retune_steps=0)
     _run_and_wait(window, qtbot)
-    run_id = window.report["run_id"]
+    run_id = window.report.run_id
     window.table.clear()
     window.plots.clear()
     window.show_report(open_run(run_id).load_report())
-    assert {row["name"] for row in window.table.rows()} >= {"v2v-lin", "ridge"}
+    assert {row.name for row in window.table.rows()} >= {"v2v-lin", "ridge"}
     assert window.plots.point_counts()["accuracy"] == len(window.table.rows())
     assert any(run["id"] == run_id for run in list_runs())
 
@@ -186,4 +186,4 @@ def test_closing_during_a_run_asks_cancels_and_waits(
     assert answers == []
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=120_000)
     assert not run.running
-    assert window.report["status"] == "cancelled"
+    assert window.report.status == "cancelled"

@@ -2,42 +2,72 @@
 
 from __future__ import annotations
 
+import json
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import Qt, QUrl
+import torch
+from PySide6.QtCore import QSettings, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QMessageBox
 
+from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.report import Report, Row, RowKind
 from recycler_gui.core.runs.store import RunFolder, runs_root
-from recycler_gui.gui import history
-from recycler_gui.gui.history import EMPTY_TEXT, HistoryDialog, best_accuracies
+from recycler_gui.gui.history import EMPTY_TEXT, HistoryDialog
+from recycler_gui.gui.main_window import MainWindow
 from recycler_gui.gui.resources import app_icon
 
 OLD, MIDDLE, NEW = "20250101-090000-aaaaaa", "20250102-100000-bbbbbb", "20250103-110000-cccccc"
 
 
-def make_run(run_id: str, report: dict[str, Any] | None, **job: Any) -> RunFolder:
-    """A stored run with a fixed id (so the order is known), its job and, unless ``None``, its report."""
+def make_run(run_id: str, report: Report | dict[str, Any] | None, **job: Any) -> RunFolder:
+    """A stored run with a fixed id (so the order is known), its job and, unless ``None``, its report: a ``Report``
+    as this version stores it, or a dict written as JSON as it stands (as earlier versions wrote reports)."""
     created = RunFolder.create({"source": "/models/gpt2-small", "target": "org/tiny-llama", "prompt": "p.npy",
                                 "task": "movie-reviews", **job})
     folder = RunFolder(created.path.rename(created.path.with_name(run_id)))
-    if report is not None:
+    if isinstance(report, Report):
         folder.save_report(report)
+    elif report is not None:
+        (folder.path / "report.json").write_text(json.dumps(report), encoding="utf-8")
     return folder
 
 
-def report(status: str = "finished", recycled: float = 0.8, baseline: float = 0.6) -> dict[str, Any]:
-    rows = [
-        {"name": "no-prompt", "kind": "baseline", "accuracy": baseline},
-        {"name": "random", "kind": "baseline", "accuracy": baseline - 0.1},
-        {"name": "v2v-lin", "kind": "recycled", "accuracy": recycled - 0.05},
-        {"name": "procrustes", "kind": "recycled", "accuracy": recycled},
-    ]
-    return {"status": status, "rows": rows, "best_baseline_accuracy": baseline}
+def report(status: str = "finished", recycled: float = 0.8, baseline: float = 0.6) -> Report:
+    made = Report(status=status)
+    for row in (
+        Row("no-prompt", RowKind.BASELINE, accuracy=baseline),
+        Row("random", RowKind.BASELINE, accuracy=baseline - 0.1),
+        Row("v2v-lin", RowKind.RECYCLED, accuracy=recycled - 0.05),
+        Row("procrustes", RowKind.RECYCLED, accuracy=recycled),
+    ):
+        made.add(row)
+    return made
+
+
+OLD_REPORT = {
+    "job": {"source": "smollm2-135m", "target": "gemma3-270m", "prompt": "p", "target_prompt": "t"},
+    "status": "finished", "writer": {"host": "elsewhere", "pid": 1}, "run_id": OLD, "path": "/moved/away",
+    "task": {"name": "movie-reviews", "label_words": [" negative", " positive"]},
+    "vocabulary": {"shared_words": 100},
+    "rows": [
+        {"name": "no-prompt", "kind": "baseline", "accuracy": 0.5, "macro_f1": 0.4, "auc": 0.6,
+         "confusion": [[1, 1], [0, 2]], "model": "gemma3-270m", "examples": 4},
+        {"name": "procrustes", "kind": "recycled", "accuracy": 0.75, "macro_f1": 0.7, "auc": 0.8,
+         "confusion": [[2, 0], [1, 1]], "model": "gemma3-270m", "examples": 4, "fit_seconds": 0.5, "fit_loss": 0.1,
+         "vs_best_baseline": 0.25, "success": True, "gap_closed": 0.5},
+        {"name": "tuned on target", "kind": "retuned", "start": "given", "accuracy": 1.0, "model": "gemma3-270m",
+         "examples": 4, "macro_f1": 1.0, "auc": 1.0, "confusion": [[2, 0], [0, 2]]},
+        {"name": "source prompt", "kind": "source", "accuracy": 0.9, "model": "smollm2-135m", "examples": 4},
+    ],
+    "curves": {"fit loss: procrustes": [[1, 0.1]]},
+    "seconds": 12.5, "best_baseline_accuracy": 0.5, "retuned_accuracy": 1.0, "success_rate": 1.0,
+}
+"""A report as the version before the typed report wrote it: the given tuned prompt is kind "retuned", start
+"given", and rows do not say where their prompt is."""
 
 
 @pytest.fixture(autouse=True)
@@ -86,9 +116,9 @@ def test_open_emits_the_report_and_closes(qtbot, three_runs: dict[str, RunFolder
     dialog = open_dialog(qtbot)
     with qtbot.waitSignal(dialog.run_opened) as opened:
         qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
-    assert opened.args[0]["status"] == "finished"
-    assert opened.args[0]["run_id"] == NEW
-    assert [row["name"] for row in opened.args[0]["rows"]] == ["no-prompt", "random", "v2v-lin", "procrustes"]
+    assert opened.args[0].status == "finished"
+    assert opened.args[0].run_id == NEW
+    assert [row.name for row in opened.args[0].rows] == ["no-prompt", "random", "v2v-lin", "procrustes"]
     assert not dialog.isVisible()
     assert dialog.result() == HistoryDialog.DialogCode.Accepted
 
@@ -98,15 +128,15 @@ def test_enter_and_double_click_open_the_run(qtbot, three_runs: dict[str, RunFol
     dialog.table.setFocus()
     with qtbot.waitSignal(dialog.run_opened) as opened:
         qtbot.keyClick(dialog.table, Qt.Key.Key_Return)
-    assert opened.args[0]["run_id"] == NEW
+    assert opened.args[0].run_id == NEW
 
     dialog = open_dialog(qtbot)
     rect = dialog.table.visualRect(dialog.model.index(2, 0))
     with qtbot.waitSignal(dialog.run_opened) as opened:
         qtbot.mouseClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         qtbot.mouseDClick(dialog.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert opened.args[0]["run_id"] == OLD
-    assert opened.args[0]["status"] == "cancelled"
+    assert opened.args[0].run_id == OLD
+    assert opened.args[0].status == "cancelled"
 
 
 def test_delete_asks_and_removes_the_run_only_on_yes(
@@ -208,31 +238,48 @@ def test_empty_state_and_refresh(qtbot) -> None:
     assert dialog.selected_run_id() == NEW
 
 
-def test_two_hundred_runs_list_in_under_a_second_reading_few_reports(
-    qtbot, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    curves = {"re-tune: from scratch": [[step, 0.5] for step in range(0, 1000, 5)]}
+def test_two_hundred_runs_list_with_their_summaries(qtbot) -> None:
+    curves = {"re-tune: from scratch": [(step, 0.5) for step in range(0, 1000, 5)]}
     for number in range(200):
-        make_run(f"2025{number // 28 + 1:02d}{number % 28 + 1:02d}-120000-{number:06x}", {**report(), "curves": curves})
-    reads: list[str] = []
-    read_best = history._read_best
-    monkeypatch.setattr(history, "_read_best", lambda run: reads.append(run["id"]) or read_best(run))
-    started = time.perf_counter()
+        made = report()
+        made.curves = curves
+        make_run(f"2025{number // 28 + 1:02d}{number % 28 + 1:02d}-120000-{number:06x}", made)
     dialog = open_dialog(qtbot)
-    qtbot.wait(1)
-    assert time.perf_counter() - started < 1.0
     assert dialog.model.rowCount() == 200
-    assert 0 < len(reads) < 100
-    assert cells(dialog, 0)[6:] == ["80.0%", "60.0%"]
+    assert cells(dialog, 0)[5:] == ["4", "80.0%", "60.0%"]
     assert runs_root().is_dir()
 
 
-def test_best_accuracies_fall_back_to_the_baseline_rows() -> None:
-    rows = [{"kind": "baseline", "accuracy": 0.4}, {"kind": "recycled", "accuracy": None},
-            {"kind": "recycled", "accuracy": 0.7}, {"kind": "baseline", "accuracy": 0.5}]
-    assert best_accuracies({"rows": rows}) == (0.7, 0.5)
-    assert best_accuracies({"rows": rows, "best_baseline_accuracy": 0.55}) == (0.7, 0.55)
-    assert best_accuracies({"rows": []}) == (None, None)
+def test_a_run_stored_by_the_previous_version_opens_shows_and_exports(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_run(OLD, OLD_REPORT)
+    write_prompt(SoftPrompt(torch.randn(4, 8)), folder.path / "prompts" / "tuned-on-target", "peft")
+    dialog = open_dialog(qtbot)
+    assert cells(dialog, 0)[1:] == ["finished", "gpt2-small", "tiny-llama", "movie-reviews", "4", "75.0%", "50.0%"]
+    with qtbot.waitSignal(dialog.run_opened) as opened:
+        dialog.open_selected()
+    stored: Report = opened.args[0]
+    assert [row.kind for row in stored.rows] == [
+        RowKind.BASELINE, RowKind.RECYCLED, RowKind.TARGET_PROMPT, RowKind.SOURCE,
+    ]
+    bound = stored.rows[2]
+    assert bound.start is None and bound.prompt == "prompts/tuned-on-target"
+    assert stored.rows[1].prompt == "prompts/procrustes" and stored.rows[0].prompt is None
+    assert (stored.best_baseline_accuracy, stored.retuned_accuracy, stored.rows[1].gap_closed) == (0.5, 1.0, 0.5)
+    assert stored.path == str(folder.path)  # where the run is now, not where the report was written
+
+    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show_report(stored)
+    assert [row.name for row in window.table.rows()] == [row.name for row in stored.rows]
+    assert window.plots.point_counts() == {"accuracy": 4, "retuning": 0, "fit_loss": 1}
+    shown = window.table.model()
+    window.table.selectRow(next(i for i in range(shown.rowCount()) if shown.index(i, 0).data() == "tuned on target"))
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getSaveFileName",
+                        lambda *a: (str(tmp_path / "bound.npy"), "NumPy array (*.npy)"))
+    window.export_prompt()
+    assert read_prompt(tmp_path / "bound.npy").dim == 8
 
 
 def test_app_icon_is_not_null(qapp) -> None:

@@ -2,33 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication
 
+from recycler_gui.core.report import COLUMNS, Report, Row, RowKind
 from recycler_gui.gui.plots import ExportError, PlotsPanel
-from recycler_gui.gui.results import COLUMNS, ResultsTable
+from recycler_gui.gui.results import ResultsTable
 
 ACCURACY = next(i for i, c in enumerate(COLUMNS) if c.title == "accuracy %")
 SUCCESS = next(i for i, c in enumerate(COLUMNS) if c.title == "success")
+FIT = next(c for c in COLUMNS if c.title == "fit s")
 
 
-def _rows() -> list[dict[str, Any]]:
+def _rows() -> list[Row]:
     return [
-        {"name": "no-prompt", "kind": "baseline", "model": "t", "accuracy": 0.61, "macro_f1": 0.5, "auc": 0.6},
-        {"name": "random", "kind": "baseline", "model": "t", "accuracy": 0.727, "accuracy_spread": 0.012},
-        {"name": "relative", "kind": "recycled", "model": "t", "accuracy": 0.095, "fit_seconds": 1.5},
-        {"name": "ridge", "kind": "recycled", "model": "t", "accuracy": 0.81, "fit_seconds": 0.2, "fit_loss": 0.01},
-        {"name": "re-tuned from scratch", "kind": "retuned", "start": "scratch", "model": "t", "accuracy": 0.86},
-        {"name": "source prompt", "kind": "source", "model": "s", "accuracy": 0.89},
+        Row("no-prompt", RowKind.BASELINE, "t", accuracy=0.61, macro_f1=0.5, auc=0.6),
+        Row("random", RowKind.BASELINE, "t", accuracy=0.727, accuracy_spread=0.012),
+        Row("relative", RowKind.RECYCLED, "t", accuracy=0.095, fit_seconds=1.5),
+        Row("ridge", RowKind.RECYCLED, "t", accuracy=0.81, fit_seconds=0.2, fit_loss=0.01),
+        Row("re-tuned from scratch", RowKind.RETUNED, "t", start="scratch", accuracy=0.86),
+        Row("source prompt", RowKind.SOURCE, "s", accuracy=0.89),
     ]
 
 
-def _report() -> dict[str, Any]:
+def _report() -> Report:
     curves = {
         "re-tune: from scratch": [[0, 0.7], [25, 0.8], [50, 0.85]],
         "re-tune: from ridge": [[0, 0.8], [25, 0.86]],
@@ -36,7 +38,7 @@ def _report() -> dict[str, Any]:
         "fit loss: ridge": [[1, 0.015]],
         "scoring": [[1, 2]],
     }
-    return {"rows": _rows(), "curves": curves}
+    return Report(rows=_rows(), curves=curves)
 
 
 @pytest.fixture
@@ -72,7 +74,7 @@ def test_rows_and_points_show_up_in_the_counts(panel: PlotsPanel) -> None:
     assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
     for row in _rows():
         panel.add_row(row)
-    panel.add_row({**_rows()[3], "success": True, "vs_best_baseline": 0.08})  # re-sent with derived fields
+    panel.add_row(replace(_rows()[3], success=True, vs_best_baseline=0.08))  # the same row again
     for step, accuracy in ((0, 0.7), (25, 0.8)):
         panel.add_point("re-tune: from scratch", step, accuracy)
     panel.add_point("fit loss: ridge", 1, 0.015)
@@ -92,11 +94,11 @@ def test_the_retuning_plot_reads_in_percent_before_and_after_points(panel: Plots
 
 
 def test_show_report_rebuilds_every_plot(panel: PlotsPanel) -> None:
-    panel.add_row({"name": "stale", "kind": "baseline", "accuracy": 0.5})
+    panel.add_row(Row("stale", RowKind.BASELINE, accuracy=0.5))
     panel.add_point("fit loss: stale", 0, 1.0)
     panel.show_report(_report())
     assert panel.point_counts() == {"accuracy": 6, "retuning": 5, "fit_loss": 5}
-    panel.show_report({"rows": [], "curves": {}})
+    panel.show_report(Report())
     assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
 
 
@@ -150,37 +152,43 @@ def test_sorting_by_accuracy_is_numeric(table: ResultsTable) -> None:
     assert shown == ["9.5", "61.0", "72.7 ± 1.2", "81.0", "86.0", "89.0"]
 
 
-def test_a_re_sent_row_is_updated_in_place(table: ResultsTable) -> None:
+def test_a_row_with_the_same_key_replaces_the_old_one(table: ResultsTable) -> None:
     for row in _rows():
         table.add_row(row)
     model = table.model()
     ridge = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == "ridge")
     assert model.index(ridge, SUCCESS).data() == ""
-    table.add_row({"name": "ridge", "kind": "recycled", "accuracy": 0.81, "success": True, "vs_best_baseline": 0.083,
-                   "gap_closed": 0.6})
+    table.add_row(replace(_rows()[3], success=True, vs_best_baseline=0.083, gap_closed=0.6))
     assert model.rowCount() == len(_rows())
     texts = {COLUMNS[c].title: model.index(ridge, c).data() for c in range(model.columnCount())}
     assert texts["success"] == "✓" and texts["vs best baseline"] == "+8.3" and texts["gap closed %"] == "60.0"
-    assert texts["fit s"] == "0.20"  # fields sent only the first time are kept
-    table.add_row({"name": "ridge", "kind": "baseline", "accuracy": 0.5})  # same name, other kind: a new row
+    assert texts["fit s"] == "0.20" and texts["kind"] == "recycled"
+    assert model.index(ridge, COLUMNS.index(FIT)).data(Qt.ItemDataRole.ToolTipRole) == "final fit loss 0.01"
+    table.add_row(Row("ridge", RowKind.BASELINE, accuracy=0.5))  # same name, other kind: a new row
     assert len(table.rows()) == len(_rows()) + 1
 
 
-def test_selected_row_follows_the_sorted_view(table: ResultsTable, qtbot) -> None:
+def test_selected_row_follows_the_sorted_view(table: ResultsTable) -> None:
     table.set_rows(_rows())
     assert table.selected_row() is None
     table.sortByColumn(ACCURACY, Qt.SortOrder.DescendingOrder)
-    with qtbot.waitSignal(table.selection_changed) as signal:
-        table.selectRow(0)
+    table.selectRow(0)
     assert table.selected_row() is table.rows()[5]
-    assert signal.args == [table.rows()[5]]
     table.selectRow(table.model().rowCount() - 1)
-    assert table.selected_row()["name"] == "relative"
+    assert table.selected_row().name == "relative"
     table.set_rows(_rows())  # a report arrives: the selection stays on the same row
-    assert table.selected_row()["name"] == "relative"
-    with qtbot.waitSignal(table.selection_changed) as signal:
-        table.clear()
-    assert signal.args == [None] and table.selected_row() is None
+    assert table.selected_row().name == "relative"
+    table.clear()
+    assert table.selected_row() is None
+
+
+def test_optional_columns_show_only_when_a_row_has_them(table: ResultsTable) -> None:
+    calibrated = next(i for i, c in enumerate(COLUMNS) if c.title == "calibrated %")
+    table.set_rows(_rows())
+    assert table.isColumnHidden(calibrated)
+    table.add_row(replace(_rows()[3], calibrated_accuracy=0.7))
+    assert not table.isColumnHidden(calibrated)
+    assert table.model().index(3, calibrated).data() == "70.0"
 
 
 def test_headers_explain_the_derived_columns(table: ResultsTable) -> None:

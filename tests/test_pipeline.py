@@ -17,6 +17,7 @@ from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.events import CancelToken, Point, Result
 from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.report import CANCELLED, FINISHED, Report, RowKind
 from recycler_gui.core.runs.pipeline import Job, JobError, run
 from recycler_gui.core.runs.store import list_runs, runs_root, writer_identity
 from recycler_gui.core.training.tuning import TuningSettings, tune
@@ -58,28 +59,29 @@ def job(tiny_llama: Path, tiny_gemma: Path, tmp_path: Path) -> Job:
 def test_a_full_run_reports_every_row_and_writes_the_run_folder(job: Job) -> None:
     events: list[object] = []
     report = run(job, events=events.append)
-    names = [row["name"] for row in report["rows"]]
+    names = [row.name for row in report.rows]
     assert names == [
         "no-prompt", "random", "class-label", "v2v-lin", "procrustes", "re-tuned from scratch",
-        f"re-tuned from {report['head_start']['method']}", "source prompt",
+        f"re-tuned from {report.head_start.method}", "source prompt",
     ]
-    assert report["status"] == "finished"
-    assert report["task"]["label_words"] == [" negative", " positive"]
-    for row in report["rows"]:
-        assert 0 <= row["accuracy"] <= 1 and row["examples"] == 8
-    recycled = [row for row in report["rows"] if row["kind"] == "recycled"]
+    assert report.status == FINISHED
+    assert report.task["label_words"] == [" negative", " positive"]
+    for row in report.rows:
+        assert 0 <= row.accuracy <= 1 and row.examples == 8 and len(row.predictions) == 8
+    recycled = report.of_kind(RowKind.RECYCLED)
     for row in recycled:
-        assert row["vs_best_baseline"] == pytest.approx(row["accuracy"] - report["best_baseline_accuracy"])
-        assert row["success"] == (row["accuracy"] > report["best_baseline_accuracy"])
-    assert "re-tune: from scratch" in report["curves"]
-    assert any(name.startswith("fit loss") for name in report["curves"])
-    assert sum(isinstance(e, Result) for e in events) == len(report["rows"])
+        assert row.vs_best_baseline == pytest.approx(row.accuracy - report.best_baseline_accuracy)
+        assert row.success == (row.accuracy > report.best_baseline_accuracy)
+    assert "re-tune: from scratch" in report.curves
+    assert any(name.startswith("fit loss") for name in report.curves)
+    results = [e.row for e in events if isinstance(e, Result)]
+    assert [row.key for row in results] == [row.key for row in report.rows]
 
-    folder = Path(report["path"])
-    on_disk = json.loads((folder / "report.json").read_text())
-    assert on_disk["rows"] == report["rows"]
+    folder = Path(report.path)
+    assert Report.from_json((folder / "report.json").read_text()) == report
     assert (folder / "report.csv").read_text().splitlines()[0].startswith("name,kind,model,accuracy")
-    assert read_prompt(folder / "prompts" / "v2v-lin").dim == 32
+    for row in [*recycled, *report.of_kind(RowKind.RETUNED)]:
+        assert read_prompt(folder / row.prompt).dim == 32
     assert json.loads((folder / "job.json").read_text())["methods"] == ["v2v-lin", "procrustes"]
 
 
@@ -92,10 +94,10 @@ def test_a_cancelled_run_keeps_its_finished_rows(job: Job) -> None:
 
     job.retune_steps = 0
     returned = run(job, events=cancel_after_first_row, cancel=token)
-    stored = json.loads((Path(returned["path"]) / "report.json").read_text())
+    stored = Report.from_json((Path(returned.path) / "report.json").read_text())
     for report in (returned, stored):
-        assert report["status"] == "cancelled"
-        assert [row["name"] for row in report["rows"]] == ["no-prompt"]
+        assert report.status == CANCELLED
+        assert [row.name for row in report.rows] == ["no-prompt"]
 
 
 def test_job_files_in_json_and_toml(job: Job, tmp_path: Path) -> None:
@@ -184,13 +186,14 @@ def test_a_prompt_tuned_on_the_target_is_the_upper_bound_without_re_tuning(job: 
     job.target_prompt = str(write_prompt(SoftPrompt(torch.randn(4, 32)), tmp_path / "target.safetensors",
                                          "safetensors"))
     report = run(job)
-    bound = next(row for row in report["rows"] if row["name"] == "tuned on target")
-    assert bound["kind"] == "retuned" and bound["examples"] == job.eval_size
-    assert report["retuned_accuracy"] == bound["accuracy"]
-    gap = bound["accuracy"] - report["best_baseline_accuracy"]
-    for row in (r for r in report["rows"] if r["kind"] == "recycled"):
-        expected = (row["accuracy"] - report["best_baseline_accuracy"]) / gap if gap > 0 else None
-        assert row["gap_closed"] == expected
+    bound = next(row for row in report.rows if row.name == "tuned on target")
+    assert bound.kind is RowKind.TARGET_PROMPT and bound.examples == job.eval_size
+    assert read_prompt(Path(report.path) / bound.prompt).dim == 32
+    assert report.retuned_accuracy == bound.accuracy
+    gap = bound.accuracy - report.best_baseline_accuracy
+    for row in report.of_kind(RowKind.RECYCLED):
+        expected = (row.accuracy - report.best_baseline_accuracy) / gap if gap > 0 else None
+        assert row.gap_closed == expected
 
 
 def test_a_target_prompt_of_the_wrong_width_is_refused_before_any_work(job: Job, tmp_path: Path) -> None:
@@ -204,12 +207,12 @@ def test_the_few_shot_pick_is_a_row_of_its_own_kind_and_leaves_the_data_free_rat
     data_free = run(job)
     job.few_shot = 6
     report = run(job)
-    pick = next(row for row in report["rows"] if row["kind"] == "few-shot")
-    assert pick["name"] == f"few-shot pick: {pick['picked']}" and pick["shots"] == 6
-    assert pick["picked"].split(" @ ")[0] in job.methods
-    assert 0 <= pick["calibrated_accuracy"] <= 1 and "success" in pick
-    assert report["success_rate"] == data_free["success_rate"]
-    assert read_prompt(Path(report["path"]) / "prompts" / "few-shot pick").num_tokens == 4
+    (pick,) = report.of_kind(RowKind.FEW_SHOT)
+    assert pick.name == f"few-shot pick: {pick.picked}" and pick.shots == 6
+    assert pick.picked.split(" @ ")[0] in job.methods
+    assert 0 <= pick.calibrated_accuracy <= 1 and pick.success is not None
+    assert report.success_rate == data_free.success_rate
+    assert read_prompt(Path(report.path) / pick.prompt).num_tokens == 4
     job.few_shot = 33
     with pytest.raises(JobError, match="0 \\(off\\) to 32"):
         run(job)

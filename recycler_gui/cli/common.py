@@ -66,7 +66,7 @@ class TerminalEvents:
         elif isinstance(event, Result):
             self._end_bar()
             row = event.row
-            self._line(f"  = {row['name']}: accuracy {100 * row['accuracy']:.1f}% on {row.get('model', '?')}")
+            self._line(f"  = {row.name}: accuracy {100 * (row.accuracy or 0):.1f}% on {row.model or '?'}")
         elif isinstance(event, Point) and not event.series.startswith(FIT_LOSS_SERIES):
             self._end_bar()
             self._line(f"  {event.series}: step {event.x:g}, dev accuracy {100 * event.y:.1f}%")

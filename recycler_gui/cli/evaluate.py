@@ -13,7 +13,8 @@ from ..core.events import Stage
 from ..core.models.checkpoints import ENCODER_DECODER
 from ..core.models.devices import DTYPES
 from ..core.prompts.formats import FORMATS
-from ..core.runs.pipeline import RETUNE_STARTS, Job
+from ..core.report import CANCELLED, RETUNE_STARTS, Report, shown_columns
+from ..core.runs.pipeline import Job
 from ..core.transfer.recyclers import RECYCLERS
 from .common import EXIT_CANCELLED, TerminalEvents, add_command, format_table, num_words
 
@@ -145,45 +146,31 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return print_report(run(job_from_args(args), events=TerminalEvents()), args.json)
 
 
-def print_report(report: dict[str, Any], as_json: bool) -> int:
+def print_report(report: Report, as_json: bool) -> int:
     """Print a finished or cancelled comparison as a table (or JSON); return the exit code."""
-    print(json.dumps(report, indent=2) if as_json else report_table(report))
-    if report["status"] == "cancelled":
+    print(report.to_json() if as_json else report_table(report))
+    if report.status == CANCELLED:
         print("cancelled: the rows above finished and are stored", file=sys.stderr)
         return EXIT_CANCELLED
     return 0
 
 
-def _percent(value: float | None, signed: bool = False) -> str:
-    return "-" if value is None else f"{100 * value:{'+' if signed else ''}.1f}"
-
-
-def report_table(report: dict[str, Any]) -> str:
-    """The comparison table and its summary lines."""
-    rows = []
-    for row in report["rows"]:
-        spread = f" ±{100 * row['accuracy_spread']:.1f}" if row.get("accuracy_spread") is not None else ""
-        success = {True: "yes", False: "no"}.get(row.get("success"), "")
-        rows.append([
-            row["name"], row["kind"], row.get("model", ""), _percent(row["accuracy"]) + spread,
-            _percent(row.get("macro_f1")), "-" if row.get("auc") is None else f"{row['auc']:.3f}",
-            _percent(row.get("vs_best_baseline"), signed=True) if row["kind"] in ("recycled", "few-shot") else "",
-            success, _percent(row.get("gap_closed")) if row.get("gap_closed") is not None else "",
-        ])
-    headers = ["row", "kind", "model", "accuracy %", "macro-F1 %", "AUC", "vs best baseline", "success", "gap closed %"]
-    lines = [format_table(headers, rows)]
-    if report.get("success_rate") is not None:
-        lines.append(f"recycled successfully (beats every baseline): {100 * report['success_rate']:.0f}% of methods")
-    head = report.get("head_start")
+def report_table(report: Report) -> str:
+    """The comparison table (the window's columns) and its summary lines."""
+    columns = shown_columns(report.rows)
+    lines = [format_table([c.title for c in columns], [[c.text(row) for c in columns] for row in report.rows])]
+    if report.success_rate is not None:
+        lines.append(f"recycled successfully (beats every baseline): {100 * report.success_rate:.0f}% of methods")
+    head = report.head_start
     if head:
-        saved = head["steps_saved"]
+        saved = head.steps_saved
         lines.append(
-            f"head start from {head['method']}: reached the from-scratch best dev accuracy "
-            f"({100 * head['scratch_best_dev_accuracy']:.1f}%, step {head['scratch_best_step']}) "
-            + (f"at step {head['recycled_steps_to_match']}: {saved} steps saved" if saved is not None else "never")
+            f"head start from {head.method}: reached the from-scratch best dev accuracy "
+            f"({100 * head.scratch_best_dev_accuracy:.1f}%, step {head.scratch_best_step}) "
+            + (f"at step {head.recycled_steps_to_match}: {saved} steps saved" if saved is not None else "never")
         )
-    if report.get("path"):
-        lines.append(f"run stored in {report['path']}")
+    if report.path:
+        lines.append(f"run stored in {report.path}")
     return "\n".join(lines)
 
 
@@ -259,7 +246,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         return 0
     if args.show:
         report = open_run(args.show).load_report()
-        print(json.dumps(report, indent=2) if args.json else report_table(report))
+        print(report.to_json() if args.json else report_table(report))
         return 0
     runs = list_runs()
     if args.json:

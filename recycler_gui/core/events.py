@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from .errors import RecyclerError
+from .report import Row
 
 BYTES = "bytes"
 """The unit of a stage that moves data (a download): its ``Progress`` counts bytes."""
@@ -39,6 +39,17 @@ FIT_LOSS_SERIES = "fit loss: "
 """Prefix of a recycler's fit-loss curve (x: epoch, y: loss), e.g. ``fit loss: v2v-nn``."""
 RETUNE_SERIES = "re-tune: "
 """Prefix of a re-tuning curve (x: step, y: dev accuracy), e.g. ``re-tune: from scratch``."""
+_RETUNE_FROM = "from "
+
+
+def retune_series(start: str) -> str:
+    """The curve of a prompt re-tuned from ``start`` (scratch or a method's name)."""
+    return f"{RETUNE_SERIES}{_RETUNE_FROM}{start}"
+
+
+def retune_start(series: str) -> str:
+    """The start of a re-tuning curve, back from its series name."""
+    return series.removeprefix(RETUNE_SERIES).removeprefix(_RETUNE_FROM)
 
 
 @dataclass(frozen=True)
@@ -52,9 +63,9 @@ class Point:
 
 @dataclass(frozen=True)
 class Result:
-    """One finished row of results (a method's or a baseline's)."""
+    """One finished row of the report (a method's, a baseline's, ...): the receiver's own copy."""
 
-    row: dict[str, Any]
+    row: Row
 
 
 @dataclass(frozen=True)

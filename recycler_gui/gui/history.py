@@ -1,12 +1,11 @@
 """The run history dialog: stored comparison runs, newest first, to open, delete or show in the file manager.
 
-The listing comes from ``core.runs.list_runs()``; the best accuracies need each run's report, which is read only
-when its row is first shown (so a long history opens at once) and kept until the next ``refresh()``.
+The listing comes from ``core.runs.store.list_runs()``, which reads each run's report once (its status and best
+accuracies); opening a run reads its report again, as a typed ``Report``, which also reads reports of earlier versions.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import RecyclerError
+from ..core.report import RUNNING
 from ..core.runs.store import delete_run, list_runs, open_run
 
 TITLE = "Run history"
@@ -61,38 +61,20 @@ def short_name(reference: Any) -> str:
     return Path(text).name or text
 
 
-def best_accuracies(report: dict[str, Any]) -> tuple[float | None, float | None]:
-    """The best recycled prompt's accuracy and the best baseline's, ``None`` where the report has none."""
-    rows = [row for row in report.get("rows", []) if isinstance(row, dict)]
-
-    def best(kind: str) -> float | None:
-        values = [row["accuracy"] for row in rows if row.get("kind") == kind and _is_number(row.get("accuracy"))]
-        return max(values, default=None)
-
-    baseline = report.get("best_baseline_accuracy")
-    return best("recycled"), baseline if _is_number(baseline) else best("baseline")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _percent(value: float | None) -> str:
     return NO_VALUE if value is None else f"{100 * value:.1f}%"
 
 
 class RunsModel(QAbstractTableModel):
-    """The rows of ``list_runs()`` as a read-only table; best accuracies are read from the report on first use."""
+    """The rows of ``list_runs()`` as a read-only table."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._runs: list[dict[str, Any]] = []
-        self._best: dict[str, tuple[float | None, float | None]] = {}
 
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
         self.beginResetModel()
         self._runs = runs
-        self._best = {}
         self.endResetModel()
 
     def run(self, row: int) -> dict[str, Any]:
@@ -100,13 +82,6 @@ class RunsModel(QAbstractTableModel):
 
     def row_of(self, run_id: str) -> int | None:
         return next((row for row, run in enumerate(self._runs) if run["id"] == run_id), None)
-
-    def best(self, row: int) -> tuple[float | None, float | None]:
-        """Best recycled and best baseline accuracy of one run, reading its report once."""
-        run = self._runs[row]
-        if run["id"] not in self._best:
-            self._best[run["id"]] = _read_best(run)
-        return self._best[run["id"]]
 
     def rowCount(self, parent: _Index = _ROOT) -> int:
         return 0 if parent.isValid() else len(self._runs)
@@ -124,7 +99,7 @@ class RunsModel(QAbstractTableModel):
             return None
         run, column = self._runs[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(index.row(), run, column)
+            return self._text(run, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             job = _job(run)
             full = {STATUS: run_status(run), SOURCE: job.get("source"), TARGET: job.get("target"),
@@ -134,7 +109,7 @@ class RunsModel(QAbstractTableModel):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
-    def _text(self, row: int, run: dict[str, Any], column: int) -> str:
+    def _text(self, run: dict[str, Any], column: int) -> str:
         job = _job(run)
         if column == DATE:
             return run_time(run["id"])
@@ -144,7 +119,7 @@ class RunsModel(QAbstractTableModel):
             return short_name(job.get(("source", "target", "task")[column - SOURCE])) or NO_VALUE
         if column == ROWS:
             return str(run.get("rows", 0))
-        return _percent(self.best(row)[column - BEST_RECYCLED])
+        return _percent(run.get("best_recycled") if column == BEST_RECYCLED else run.get("best_baseline"))
 
 
 def run_status(run: dict[str, Any]) -> str:
@@ -157,18 +132,8 @@ def _job(run: dict[str, Any]) -> dict[str, Any]:
     return job if isinstance(job, dict) else {}
 
 
-def _read_best(run: dict[str, Any]) -> tuple[float | None, float | None]:
-    if not run.get("rows") or run.get("status") == "no report":
-        return None, None
-    try:
-        report = json.loads((Path(run["path"]) / "report.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None, None
-    return best_accuracies(report) if isinstance(report, dict) else (None, None)
-
-
 class HistoryDialog(QDialog):
-    """Stored comparison runs; Open emits ``run_opened`` with the run's report and closes the dialog."""
+    """Stored comparison runs; Open emits ``run_opened`` with the run's ``Report`` and closes the dialog."""
 
     run_opened = Signal(object)
 
@@ -225,7 +190,7 @@ class HistoryDialog(QDialog):
         return button
 
     def _size_columns(self) -> None:
-        """Fixed starting widths: sizing to contents would read every run's report."""
+        """Fixed starting widths, so a long history does not wait for sizing to contents."""
         header = self.table.horizontalHeader()
         char = self.table.fontMetrics().horizontalAdvance("0")
         for column, chars in enumerate((20, 14, 18, 18, 14, 6, 13, 13)):
@@ -279,15 +244,11 @@ class HistoryDialog(QDialog):
         run = self.model.run(row)
         try:
             report = open_run(run["id"]).load_report()
-            if not isinstance(report, dict):
-                raise RecyclerError(f"the run {run['id']} has no readable report (not a report)", "delete it")
         except RecyclerError as error:
             QMessageBox.warning(self, TITLE, str(error))
             if not (Path(run["path"]) / "job.json").is_file():
                 self.refresh()
             return
-        report.setdefault("run_id", run["id"])
-        report.setdefault("path", run["path"])
         self.run_opened.emit(report)
         self.accept()
 
@@ -302,7 +263,7 @@ class HistoryDialog(QDialog):
             f"Delete the run of {run_time(run['id'])}, {short_name(job.get('source'))} → "
             f"{short_name(job.get('target'))}?\n\nIts report and recycled prompts are removed from disk."
         )
-        if run.get("status") == "running":
+        if run.get("status") == RUNNING:
             question += "\n\nIt is marked as running: if a comparison is still writing it, stop that first."
         answer = QMessageBox.question(
             self, "Delete run", question, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.evaluation.baselines import BASELINES
+from ..core.report import SCRATCH, RowKind
 from ..core.runs.pipeline import Job, JobError
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .worker import run_in_background
@@ -478,11 +479,13 @@ class InputsPanel(QWidget):
         form.addRow("Tuned prompt", self.target_prompt)
         self.retune_steps = QSpinBox(minimum=0, maximum=100_000, value=0, singleStep=25)
         self.retune_steps.setSpecialValueText("off")
-        self.retune_scratch = QCheckBox("from scratch (class-label init)", checked=True)
-        self.retune_recycled = QCheckBox("from the best recycled prompt", checked=True)
+        self.retune_checks = {
+            SCRATCH: QCheckBox("from scratch (class-label init)", checked=True),
+            RowKind.RECYCLED.value: QCheckBox("from the best recycled prompt", checked=True),
+        }
         form.addRow("Re-tune steps", self.retune_steps)
-        form.addRow("", self.retune_scratch)
-        form.addRow("", self.retune_recycled)
+        for check in self.retune_checks.values():
+            form.addRow("", check)
         return box
 
     def _settings_box(self) -> QGroupBox:
@@ -530,8 +533,7 @@ class InputsPanel(QWidget):
             value = widget.currentText() if kind == "norm" else widget.value()
             if value != RECYCLERS[name].defaults[parameter]:
                 params[name] = {parameter: value}
-        retune_from = [start for start, check in (("scratch", self.retune_scratch),
-                                                  ("recycled", self.retune_recycled)) if check.isChecked()]
+        retune_from = [start for start, check in self.retune_checks.items() if check.isChecked()]
         return Job(
             source=self.source.reference(), target=self.target.reference(), prompt=self.prompt.path(),
             **self.task.options(), methods=methods, method_params=params, baselines=baselines,
@@ -560,8 +562,8 @@ class InputsPanel(QWidget):
             check.setChecked(name in baselines)
         self.target_prompt.set_path(job.target_prompt or "")
         self.retune_steps.setValue(job.retune_steps)
-        self.retune_scratch.setChecked("scratch" in job.retune_from)
-        self.retune_recycled.setChecked("recycled" in job.retune_from)
+        for start, check in self.retune_checks.items():
+            check.setChecked(start in job.retune_from)
         if self.device.findText(job.device) >= 0:
             self.device.setCurrentText(job.device)
         self.dtype.setCurrentText(job.dtype)

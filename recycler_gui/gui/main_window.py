@@ -32,8 +32,8 @@ from .. import __version__
 from ..core.errors import InputNotFoundError, RecyclerError
 from ..core.events import Log, Point, Progress, Result, Stage
 from ..core.prompts.formats import read_prompt, write_prompt
+from ..core.report import CANCELLED, Report
 from ..core.runs.pipeline import Job
-from ..core.runs.store import rows_to_csv
 from ..core.storage import write_text_atomic
 from .errors import APP_TITLE, show_error
 from .history import HistoryDialog
@@ -66,7 +66,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("prompt-recycler", "prompt-recycler")
         self.pool = QThreadPool(self)
         self.current: PipelineRun | None = None
-        self.report: dict[str, Any] | None = None
+        self.report: Report | None = None
         self.last_lag: dict[str, float] | None = None
         self.close_when_stopped = False
         self.meter = LoopLagMeter(50, self)
@@ -264,12 +264,12 @@ class MainWindow(QMainWindow):
         elif isinstance(event, Log):
             self.log.appendPlainText(event.text)
 
-    def on_finished(self, report: dict[str, Any]) -> None:
+    def on_finished(self, report: Report) -> None:
         self.report = report
-        self.table.set_rows(report["rows"])
-        status = report["status"]
-        self.stage.setText("Cancelled: finished rows kept." if status == "cancelled" else "Finished.")
-        self.log.appendPlainText(f"{status} in {report.get('seconds', 0):.0f} s; stored in {report.get('path')}")
+        self.table.set_rows(report.rows)
+        status = report.status
+        self.stage.setText("Cancelled: finished rows kept." if status == CANCELLED else "Finished.")
+        self.log.appendPlainText(f"{status} in {report.seconds or 0:.0f} s; stored in {report.path}")
 
     def on_failed(self, error: Exception) -> None:
         self.stage.setText("Failed.")
@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
 
     # ---------------------------------------------------------------------------------------------------------- export
 
-    def _need_report(self) -> dict[str, Any] | None:
+    def _need_report(self) -> Report | None:
         if self.report is None:
             QMessageBox.information(self, APP_TITLE, "Run a comparison or open one from the history first.")
         return self.report
@@ -300,14 +300,12 @@ class MainWindow(QMainWindow):
         if report is None:
             return
         row = self.table.selected_row()
-        if row is None or row["kind"] not in ("recycled", "few-shot", "retuned"):
+        if row is None or row.prompt is None or report.path is None:
             QMessageBox.information(self, APP_TITLE, "Select a recycled or re-tuned prompt in the table first.")
             return
-        folder_name = {"recycled": row["name"], "few-shot": "few-shot pick"}.get(row["kind"]) or (
-            "tuned-on-target" if row.get("start") == "given" else f"retuned-from-{row['start']}")
-        source = Path(report["path"]) / "prompts" / folder_name
+        source = Path(report.path) / row.prompt
         path, chosen = QFileDialog.getSaveFileName(
-            self, f"Export the {row['name']} prompt", str(self._export_dir() / folder_name), ";;".join(EXPORT_FORMATS)
+            self, f"Export the {row.name} prompt", str(self._export_dir() / source.name), ";;".join(EXPORT_FORMATS)
         )
         if not path:
             return
@@ -330,14 +328,14 @@ class MainWindow(QMainWindow):
         if report is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export the report", str(self._export_dir() / f"report-{report.get('run_id', 'run')}.csv"),
+            self, "Export the report", str(self._export_dir() / f"report-{report.run_id or 'run'}.csv"),
             "CSV (*.csv);;JSON (*.json)",
         )
         if path:
             self.export_report_to(Path(path))
 
     def export_report_to(self, path: Path) -> None:
-        text = json.dumps(self.report, indent=2) if path.suffix.lower() == ".json" else rows_to_csv(self.report["rows"])
+        text = self.report.to_json() if path.suffix.lower() == ".json" else self.report.to_csv()
         write_text_atomic(path, text)
         self.log.appendPlainText(f"exported the report to {path}")
 
@@ -357,12 +355,12 @@ class MainWindow(QMainWindow):
         dialog.run_opened.connect(self.show_report)
         dialog.exec()
 
-    def show_report(self, report: dict[str, Any]) -> None:
+    def show_report(self, report: Report) -> None:
         """Show a stored run's table and plots."""
         self.report = report
-        self.table.set_rows(report.get("rows", []))
+        self.table.set_rows(report.rows)
         self.plots.show_report(report)
-        self.stage.setText(f"Showing run {report.get('run_id', '')} ({report.get('status')}).")
+        self.stage.setText(f"Showing run {report.run_id or ''} ({report.status}).")
 
     # ------------------------------------------------------------------------------------------------------- lifecycle
 

@@ -21,7 +21,8 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 
 from ..core.errors import RecyclerError
-from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES
+from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, retune_start
+from ..core.report import SCRATCH, Report, Row, RowKind
 
 EXPORT_NAMES = {"accuracy": "accuracy.png", "retuning": "retuning.png", "fit_loss": "fit-loss.png"}
 
@@ -53,9 +54,12 @@ def method_colour(method: str) -> str:
     return METHOD_COLOURS.get(method) or EXTRA_COLOURS[sum(map(ord, method)) % len(EXTRA_COLOURS)]
 
 
-def tick_label(row: dict[str, Any]) -> str:
+SOURCE_LABEL = "source prompt (on source)"
+
+
+def tick_label(row: Row) -> str:
     """The x-axis label of a report row."""
-    return "source prompt (on source)" if row.get("kind") == "source" else str(row.get("name"))
+    return SOURCE_LABEL if row.kind is RowKind.SOURCE else row.name
 
 
 class CategoryAxis(pg.AxisItem):
@@ -135,7 +139,7 @@ class PlotsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[dict[str, Any]] = []
+        self._rows: list[Row] = []
         self._curves: dict[str, list[tuple[float, float]]] = {}
         self._curve_items: dict[str, pg.PlotDataItem] = {}
         self._value_labels: list[pg.TextItem] = []
@@ -195,17 +199,16 @@ class PlotsPanel(QWidget):
 
     # --- the API the main window uses
 
-    def add_row(self, row: dict[str, Any]) -> None:
-        """Add a report row, or update the one with the same name and kind (derived fields arrive later)."""
-        key = (row.get("name"), row.get("kind"))
+    def add_row(self, row: Row) -> None:
+        """Add a report row, or replace the one with the same key."""
         for index, existing in enumerate(self._rows):
-            if (existing.get("name"), existing.get("kind")) == key:
-                self._rows[index] = {**existing, **row}
+            if existing.key == row.key:
+                self._rows[index] = row
                 break
         else:
-            self._rows.append(dict(row))
+            self._rows.append(row)
         self._draw_bars()
-        if row.get("kind") == "recycled":
+        if row.kind is RowKind.RECYCLED:
             self._draw_method_lines()
 
     def add_point(self, series: str, x: float, y: float) -> None:
@@ -229,12 +232,12 @@ class PlotsPanel(QWidget):
         self._draw_bars()
         self._draw_method_lines()
 
-    def show_report(self, report: dict[str, Any]) -> None:
-        """Rebuild every plot from a stored report (its ``rows`` and ``curves``)."""
+    def show_report(self, report: Report) -> None:
+        """Rebuild every plot from a report (its rows and curves)."""
         self.clear()
-        for row in report.get("rows") or []:
+        for row in report.rows:
             self.add_row(row)
-        for series, points in (report.get("curves") or {}).items():
+        for series, points in report.curves.items():
             if series.startswith((RETUNE_SERIES, FIT_LOSS_SERIES)) and points:
                 self._curves[series] = [(float(x), float(y)) for x, y in points]
                 self._draw_curve(series)
@@ -261,7 +264,7 @@ class PlotsPanel(QWidget):
         twin.setPalette(self.palette())
         twin.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
         twin.resize(*EXPORT_SIZE)
-        twin.show_report({"rows": self._rows, "curves": self._curves})
+        twin.show_report(Report(rows=self._rows, curves=self._curves))
         twin.show()
         try:
             return twin._export(Path(folder))
@@ -305,11 +308,11 @@ class PlotsPanel(QWidget):
         recycled_weak.setAlpha(90)
         samples: list[Any] = []
         for name, brush, pen in (
-            ("baseline", BASELINE_GREYS[0], None),
-            ("recycled", recycled_weak, RECYCLED),
-            ("recycled, beats best baseline ✓", RECYCLED, None),
-            ("re-tuned on target", RETUNED, None),
-            ("source prompt (on source)", SOURCE, None),
+            (RowKind.BASELINE.label, BASELINE_GREYS[0], None),
+            (RowKind.RECYCLED.label, recycled_weak, RECYCLED),
+            (f"{RowKind.RECYCLED.label}, beats best baseline ✓", RECYCLED, None),
+            (f"{RowKind.RETUNED.label} on target", RETUNED, None),
+            (SOURCE_LABEL, SOURCE, None),
         ):
             sample = pg.BarGraphItem(x=[0], height=[1], width=1, brush=brush, pen=pen)
             self.accuracy_legend.addItem(LegendSwatch(sample), name)
@@ -319,17 +322,16 @@ class PlotsPanel(QWidget):
         samples.append(line)
         return samples
 
-    def _bar_style(self, row: dict[str, Any], baseline_index: int) -> tuple[Any, Any]:
-        kind = row.get("kind")
-        if kind == "baseline":
+    def _bar_style(self, row: Row, baseline_index: int) -> tuple[Any, Any]:
+        if row.kind is RowKind.BASELINE:
             return pg.mkBrush(BASELINE_GREYS[baseline_index % len(BASELINE_GREYS)]), pg.mkPen(None)
-        if kind in ("recycled", "few-shot"):  # a few-shot pick is a recycled prompt; its name says how it was chosen
-            if row.get("success"):
+        if row.kind.transferred:  # a few-shot pick is a recycled prompt; its name says how it was chosen
+            if row.success:
                 return pg.mkBrush(RECYCLED), pg.mkPen(None)
             weak = QColor(RECYCLED)
             weak.setAlpha(90)
             return pg.mkBrush(weak), pg.mkPen(RECYCLED, width=1.5)
-        if kind == "retuned":
+        if row.kind in (RowKind.RETUNED, RowKind.TARGET_PROMPT):
             return pg.mkBrush(RETUNED), pg.mkPen(None)
         return pg.mkBrush(SOURCE), pg.mkPen(None)
 
@@ -346,23 +348,23 @@ class PlotsPanel(QWidget):
         top = 100.0
         baselines = 0
         for index, row in enumerate(self._rows):
-            accuracy = row.get("accuracy")
+            accuracy = row.accuracy
             height = 0.0 if accuracy is None else 100 * float(accuracy)
             brush, pen = self._bar_style(row, baselines)
-            baselines += row.get("kind") == "baseline"
+            baselines += row.kind is RowKind.BASELINE
             xs.append(index)
             heights.append(height)
             brushes.append(brush)
             pens.append(pen)
             label_y = height
-            if row.get("accuracy_spread"):
-                spread = 100 * float(row["accuracy_spread"])
+            if row.accuracy_spread:
+                spread = 100 * float(row.accuracy_spread)
                 spread_x.append(index)
                 spread_y.append(height)
                 spread_h.append(2 * spread)
                 label_y = height + spread
             text_value = "–" if accuracy is None else f"{height:.1f}"
-            if row.get("kind") == "recycled" and row.get("success"):
+            if row.kind is RowKind.RECYCLED and row.success:
                 text_value += " ✓"
             label = pg.TextItem(text_value, color=text, anchor=(0.5, 1.0), fill=label_fill)
             label.setZValue(2)  # over the best-baseline line
@@ -382,7 +384,7 @@ class PlotsPanel(QWidget):
             pen=pg.mkPen(text, width=1.5),
         )
         self.accuracy_axis.set_labels([tick_label(row) for row in self._rows])
-        baseline_values = [r["accuracy"] for r in self._rows if r.get("kind") == "baseline" and r.get("accuracy")]
+        baseline_values = [r.accuracy for r in self._rows if r.kind is RowKind.BASELINE and r.accuracy]
         self.best_line.setVisible(bool(baseline_values))
         if baseline_values:
             self.best_line.setValue(100 * max(baseline_values))
@@ -393,14 +395,14 @@ class PlotsPanel(QWidget):
         for line in self._method_lines:
             self.retuning_plot.removeItem(line)
         self._method_lines.clear()
-        recycled = [r for r in self._rows if r.get("kind") == "recycled" and r.get("accuracy") is not None]
+        recycled = [r for r in self._rows if r.kind is RowKind.RECYCLED and r.accuracy is not None]
         label_fill = QColor(self._colours()[0])
         label_fill.setAlpha(200)
         for index, row in enumerate(recycled):
-            colour = method_colour(str(row["name"]))
-            label = str(row["name"]).replace("{", "{{").replace("}", "}}")
+            colour = method_colour(row.name)
+            label = row.name.replace("{", "{{").replace("}", "}}")
             line = pg.InfiniteLine(
-                pos=100 * float(row["accuracy"]), angle=0, movable=False,
+                pos=100 * float(row.accuracy), angle=0, movable=False,
                 pen=pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DashLine), label=label,
                 labelOpts={
                     # staggered over the left half, so that close values stay readable and clear of the legend
@@ -416,8 +418,8 @@ class PlotsPanel(QWidget):
         retune = series.startswith(RETUNE_SERIES)
         name = series.removeprefix(RETUNE_SERIES if retune else FIT_LOSS_SERIES)
         if retune:
-            start = name.removeprefix("from ")
-            colour = RETUNED if start == "scratch" else method_colour(start)
+            start = retune_start(series)
+            colour = RETUNED if start == SCRATCH else method_colour(start)
             plot, legend = self.retuning_plot, self.retuning_legend
         else:
             colour = method_colour(name)

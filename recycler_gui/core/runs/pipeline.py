@@ -12,7 +12,8 @@ import gc
 import json
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,15 @@ from ..errors import CorruptFileError, InputNotFoundError, RecyclerError
 from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
 from ..evaluation.few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
 from ..evaluation.scoring import Scorer, classification_metrics
-from ..events import RETUNE_SERIES, Cancelled, CancelToken, EventSink, Log, Result, Stage, ignore_events
+from ..events import Cancelled, CancelToken, EventSink, Log, Point, Result, Stage, ignore_events, retune_series
 from ..models.checkpoints import ENCODER_DECODER, Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
-from ..prompts.formats import PeftTarget, SoftPrompt, read_prompt, write_prompt
+from ..prompts.formats import PeftTarget, SoftPrompt, read_prompt
+from ..report import CANCELLED, FINISHED, RETUNE_STARTS, SCRATCH, HeadStart, Report, Row, RowKind
 from ..training.tuning import TuningSettings, dev_accuracy, tune
 from ..transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
 from ..transfer.vocab import VocabSettings
 from .store import RunFolder, writer_identity
-
-RETUNE_STARTS = ("scratch", "recycled")
 
 
 class JobError(RecyclerError):
@@ -117,10 +117,10 @@ class Job:
             raise JobError(f"unknown re-tune start {', '.join(bad)}", f"use {' and/or '.join(RETUNE_STARTS)}")
 
 
-def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> dict[str, Any]:
+def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> Report:
     """Run the comparison; returns the report, also written to the run folder as it grows.
 
-    A cancelled run returns its report too, with ``status`` "cancelled" and the rows that finished.
+    A cancelled run returns its report too, with status ``CANCELLED`` and the rows that finished.
     """
     return _Run(job, events, cancel or CancelToken()).execute()
 
@@ -128,19 +128,15 @@ def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None 
 class _Run:
     def __init__(self, job: Job, events: EventSink, cancel: CancelToken) -> None:
         self.job, self.events, self.cancel = job, events, cancel
-        self.rows: list[dict[str, Any]] = []
-        self.curves: dict[str, list[tuple[float, float]]] = {}
-        self.report: dict[str, Any] = {
-            "job": job.as_dict(), "status": "running", "rows": self.rows, "writer": writer_identity(),
-        }
+        self.report = Report(job=job.as_dict(), writer=writer_identity())
         self.folder: RunFolder | None = None
 
     def emit(self, event: Any) -> None:
-        if hasattr(event, "series"):
-            self.curves.setdefault(event.series, []).append((event.x, event.y))
+        if isinstance(event, Point):
+            self.report.curves.setdefault(event.series, []).append((event.x, event.y))
         self.events(event)
 
-    def execute(self) -> dict[str, Any]:
+    def execute(self) -> Report:
         job = self.job
         job.check()
         methods = resolve_methods(job.methods)
@@ -159,34 +155,30 @@ class _Run:
             template=job.template, seed=job.seed,
         )
         self.folder = RunFolder.create(job.as_dict())
-        self.report.update(run_id=self.folder.run_id, path=str(self.folder.path), task=task.describe())
+        self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
+        self.report.task = task.describe()
         self.emit(Log(f"this run is stored in {self.folder.path}"))
         started = time.perf_counter()
         try:
             self._compare(job, source, target, prompt, tuned_on_target, task, methods, baselines)
-            self.report["status"] = "finished"
+            self.report.status = FINISHED
         except Cancelled:
-            self.report["status"] = "cancelled"
+            self.report.status = CANCELLED
             self.emit(Log("cancelled: the finished rows are kept"))
         except Exception as error:
-            self.report["status"] = f"failed: {error}"
+            self.report.status = f"failed: {error}"
             raise
         finally:
-            self.report["seconds"] = round(time.perf_counter() - started, 2)
-            self._save()
+            self.report.seconds = round(time.perf_counter() - started, 2)
+            self.folder.save_report(self.report)
         return self.report
 
-    def _save(self) -> None:
-        self.report["curves"] = {name: [list(p) for p in points] for name, points in self.curves.items()}
-        _derive(self.report)
-        if self.folder is not None:
-            self.folder.save_report(self.report)
-
-    def _add_row(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        _derive(self.report)
-        self._save()
-        self.emit(Result(dict(row)))
+    def _add_row(self, row: Row) -> None:
+        """Add a finished row to the report, store the report, and send a copy of the row (derived fields of
+        earlier rows keep changing in the report; the receiver's copy is its own)."""
+        self.report.add(row)
+        self.folder.save_report(self.report)
+        self.emit(Result(replace(row)))
 
     def _compare(
         self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, tuned_on_target: SoftPrompt | None,
@@ -196,12 +188,7 @@ class _Run:
             source, target, prompt, methods, vocabulary=VocabSettings(job.offset, job.num_words), seed=job.seed,
             params=job.method_params, events=self.emit, cancel=self.cancel,
         )
-        self.report["vocabulary"] = recycled.vocabulary.as_dict()
-        peft_target = PeftTarget(
-            base_model=target.reference, task_type="SEQ_2_SEQ_LM" if target.family == ENCODER_DECODER else "CAUSAL_LM"
-        )
-        for item in recycled.recycled:
-            write_prompt(item.prompt, self.folder.prompts / item.method, "peft", peft_target=peft_target)
+        self.report.vocabulary = recycled.vocabulary.as_dict()
         examples = task.test[: job.eval_size]
         texts = [task.render(e.text) for e in examples]
         gold = torch.tensor([e.label for e in examples])
@@ -221,45 +208,55 @@ class _Run:
         scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=job.batch_size)
         # the loaded model already holds the table: no second read of the weights for the baselines
         table = scorer.embed.weight.detach().float().cpu() * target.layout.scale
+        peft_target = PeftTarget(
+            base_model=target.reference, task_type="SEQ_2_SEQ_LM" if target.family == ENCODER_DECODER else "CAUSAL_LM"
+        )
 
-        def score(name: str, rows: torch.Tensor | None) -> dict[str, Any]:
+        def score(name: str, kind: RowKind, rows: torch.Tensor | None, what: str | None = None, **details: Any) -> Row:
             self.cancel.check()
-            self.emit(Stage(f"scoring {name} on {target.name}", len(texts)))
-            metrics = classification_metrics(scorer.score(texts, rows, events=self.emit, cancel=self.cancel), gold)
-            return {**metrics.as_dict(), "model": target.name, "examples": len(texts)}
+            self.emit(Stage(f"scoring {what or name} on {target.name}", len(texts)))
+            scores = scorer.score(texts, rows, events=self.emit, cancel=self.cancel)
+            return _row(name, kind, target.name, scores, gold, **details)
+
+        def stored(prompt: SoftPrompt, folder: str) -> str:
+            return self.folder.save_prompt(prompt, folder, peft_target)
 
         for name in baselines:
             if name == "no-prompt":
-                self._add_row({"name": name, "kind": "baseline", **score(name, None)})
+                self._add_row(score(name, RowKind.BASELINE, None))
             elif name == "random":
-                runs = [
-                    score(f"random (seed {seed})", random_prompt(table, length, seed).encoder)
+                seeds = [
+                    score(f"random (seed {seed})", RowKind.BASELINE, random_prompt(table, length, seed).encoder)
                     for seed in range(RANDOM_SEEDS)
                 ]
-                accuracies = [r["accuracy"] for r in runs]
-                mean = {key: _mean([r[key] for r in runs]) for key in ("accuracy", "macro_f1", "auc")}
-                spread = (max(accuracies) - min(accuracies)) / 2
-                self._add_row({**runs[0], "name": name, "kind": "baseline", **mean, "accuracy_spread": spread})
+                accuracies = [row.accuracy for row in seeds]
+                self._add_row(replace(
+                    seeds[0], name=name, accuracy=_mean(accuracies), macro_f1=_mean([r.macro_f1 for r in seeds]),
+                    auc=_mean([r.auc for r in seeds]), accuracy_spread=(max(accuracies) - min(accuracies)) / 2,
+                ))
             else:
                 rows = class_label_prompt(table, scorer.tokenizer, task.label_words, length, job.seed).encoder
-                self._add_row({"name": name, "kind": "baseline", **score(name, rows)})
+                self._add_row(score(name, RowKind.BASELINE, rows))
 
         for item in recycled:
-            row = {"name": item.method, "kind": "recycled", **score(item.method, item.prompt.encoder)}
-            self._add_row({**row, "fit_seconds": round(item.fit_seconds, 3), "fit_loss": item.fit_loss})
+            self._add_row(score(
+                item.method, RowKind.RECYCLED, item.prompt.encoder, fit_seconds=round(item.fit_seconds, 3),
+                fit_loss=item.fit_loss, prompt=stored(item.prompt, item.method),
+            ))
 
         if job.few_shot and recycled:
-            self._few_shot(job, scorer, target.name, task, table, recycled, texts, gold)
+            self._few_shot(job, scorer, target.name, task, table, recycled, texts, gold, stored)
         if tuned_on_target is not None:
-            write_prompt(tuned_on_target, self.folder.prompts / "tuned-on-target", "peft")
-            self._add_row({"name": "tuned on target", "kind": "retuned", "start": "given",
-                           **score("the prompt tuned on the target", tuned_on_target.encoder)})
+            self._add_row(score(
+                RowKind.TARGET_PROMPT.label, RowKind.TARGET_PROMPT, tuned_on_target.encoder,
+                "the prompt tuned on the target", prompt=stored(tuned_on_target, "tuned-on-target"),
+            ))
         if job.retune_steps:
-            self._retune(job, scorer, task, table, length, recycled, score)
+            self._retune(job, scorer, task, table, length, recycled, score, stored)
 
     def _few_shot(
         self, job: Job, scorer: Scorer, target_name: str, task: Task, table: torch.Tensor, recycled: list,
-        texts: list[str], gold: torch.Tensor,
+        texts: list[str], gold: torch.Tensor, stored: Callable[[SoftPrompt, str], str],
     ) -> None:
         self.cancel.check()
         self.emit(Stage(f"few-shot mode: picking on {job.few_shot} labelled train examples"))
@@ -275,13 +272,12 @@ class _Run:
         self.emit(Stage(f"scoring the few-shot pick on {target_name}", len(texts)))
         scores = scorer.score(texts, pick.rows, events=self.emit, cancel=self.cancel)
         calibrated = scores - label_bias(pick.scores)
-        write_prompt(SoftPrompt(pick.rows), self.folder.prompts / "few-shot pick", "peft")
-        self._add_row({
-            "name": f"few-shot pick: {pick.name}", "kind": "few-shot", "picked": pick.name, "shots": len(shots),
-            "shot_accuracy": pick.accuracy, **classification_metrics(scores, gold).as_dict(),
-            "calibrated_accuracy": float((calibrated.argmax(1) == gold).float().mean()),
-            "model": target_name, "examples": len(texts),
-        })
+        self._add_row(_row(
+            f"few-shot pick: {pick.name}", RowKind.FEW_SHOT, target_name, scores, gold, picked=pick.name,
+            shots=len(shots), shot_accuracy=pick.accuracy,
+            calibrated_accuracy=float((calibrated.argmax(1) == gold).float().mean()),
+            prompt=stored(SoftPrompt(pick.rows), "few-shot pick"),
+        ))
 
     def _on_source(
         self, job: Job, source: Checkpoint, prompt: SoftPrompt, task: Task, texts: list[str], gold: torch.Tensor
@@ -292,12 +288,11 @@ class _Run:
         self.cancel.check()
         self.emit(Stage(f"scoring the source prompt on {source.name}", len(texts)))
         scores = scorer.score(texts, prompt.encoder, events=self.emit, cancel=self.cancel)
-        metrics = classification_metrics(scores, gold)
-        self._add_row({"name": "source prompt", "kind": "source", "model": source.name, "examples": len(texts),
-                       **metrics.as_dict()})
+        self._add_row(_row("source prompt", RowKind.SOURCE, source.name, scores, gold))
 
     def _retune(
-        self, job: Job, scorer: Scorer, task: Task, table: torch.Tensor, length: int, recycled: list, score: Any
+        self, job: Job, scorer: Scorer, task: Task, table: torch.Tensor, length: int, recycled: list,
+        score: Callable[..., Row], stored: Callable[[SoftPrompt, str], str],
     ) -> None:
         settings = TuningSettings(
             steps=job.retune_steps, prompt_length=length,
@@ -305,11 +300,11 @@ class _Run:
             eval_size=job.retune_eval_size, seed=job.seed,
         )
         starts: list[tuple[str, SoftPrompt]] = []
-        if "scratch" in job.retune_from:
-            starts.append(("scratch", class_label_prompt(
+        if SCRATCH in job.retune_from:
+            starts.append((SCRATCH, class_label_prompt(
                 table, scorer.tokenizer, task.label_words, settings.prompt_length, job.seed
             )))
-        if "recycled" in job.retune_from and recycled:
+        if RowKind.RECYCLED.value in job.retune_from and recycled:
             self.emit(Stage("picking the best recycled prompt on dev"))
             dev = {item.method: dev_accuracy(scorer, task, item.prompt.encoder, job.retune_eval_size, self.cancel)
                    for item in recycled}
@@ -318,47 +313,32 @@ class _Run:
             starts.append((best.method, best.prompt))
         results = {}
         for name, start in starts:
-            series = f"{RETUNE_SERIES}from {name}"
-            results[name] = tune(scorer, task, start, settings, series=series, events=self.emit, cancel=self.cancel)
-            write_prompt(results[name].prompt, self.folder.prompts / f"retuned-from-{name}", "peft")
-            self._add_row({
-                "name": f"re-tuned from {name}", "kind": "retuned", "start": name,
-                **score(f"the prompt re-tuned from {name}", results[name].prompt.encoder),
-                "best_step": results[name].best_step, "dev_accuracy": results[name].best_accuracy,
-            })
-        scratch = results.pop("scratch", None)
+            results[name] = result = tune(
+                scorer, task, start, settings, series=retune_series(name), events=self.emit, cancel=self.cancel
+            )
+            self._add_row(score(
+                f"re-tuned from {name}", RowKind.RETUNED, result.prompt.encoder, f"the prompt re-tuned from {name}",
+                start=name,
+                best_step=result.best_step, dev_accuracy=result.best_accuracy,
+                prompt=stored(result.prompt, f"retuned-from-{name}"),
+            ))
+        scratch = results.pop(SCRATCH, None)
         if scratch is not None and results:
             name, head_start = next(iter(results.items()))
-            reached = head_start.steps_to_reach(scratch.best_accuracy)
-            self.report["head_start"] = {
-                "method": name, "scratch_best_step": scratch.best_step,
-                "scratch_best_dev_accuracy": scratch.best_accuracy, "recycled_steps_to_match": reached,
-                "steps_saved": None if reached is None else scratch.best_step - reached,
-            }
+            self.report.head_start = HeadStart(
+                method=name, scratch_best_step=scratch.best_step, scratch_best_dev_accuracy=scratch.best_accuracy,
+                recycled_steps_to_match=head_start.steps_to_reach(scratch.best_accuracy),
+            )
+            self.folder.save_report(self.report)
+
+
+def _row(name: str, kind: RowKind, model: str, scores: torch.Tensor, gold: torch.Tensor, **details: Any) -> Row:
+    """A row of label scores on the test examples: its metrics and per-example predictions."""
+    metrics = classification_metrics(scores, gold)
+    return Row(name, kind, model=model, examples=len(gold), **metrics.as_dict(),
+               predictions=scores.argmax(dim=1).tolist(), **details)
 
 
 def _mean(values: list[float | None]) -> float | None:
     present = [v for v in values if v is not None]
     return sum(present) / len(present) if present else None
-
-
-def _derive(report: dict[str, Any]) -> None:
-    """Fill each row's comparison to the best baseline and its share of the baseline-to-re-tuned gap."""
-    rows = report["rows"]
-    baseline = max((r["accuracy"] for r in rows if r["kind"] == "baseline"), default=None)
-    retuned = next((r["accuracy"] for r in rows if r["kind"] == "retuned" and r.get("start") == "scratch"), None)
-    if retuned is None:
-        retuned = next((r["accuracy"] for r in rows if r["kind"] == "retuned" and r.get("start") == "given"), None)
-    report["best_baseline_accuracy"] = baseline
-    report["retuned_accuracy"] = retuned
-    for row in rows:
-        if row["kind"] not in ("recycled", "few-shot") or baseline is None:
-            continue
-        row["vs_best_baseline"] = row["accuracy"] - baseline
-        row["success"] = row["accuracy"] > baseline
-        gap = None if retuned is None else retuned - baseline
-        row["gap_closed"] = (row["accuracy"] - baseline) / gap if gap and gap > 0 else None
-    recycled = [r for r in rows if r["kind"] == "recycled"]
-    report["success_rate"] = (
-        sum(bool(r.get("success")) for r in recycled) / len(recycled) if recycled and baseline is not None else None
-    )

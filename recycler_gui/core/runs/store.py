@@ -1,13 +1,12 @@
 """Run history on disk: each run is a folder under the user data folder, written as the run goes.
 
-``<data>/runs/<id>/`` holds ``job.json``, ``report.json`` and ``report.csv`` (rewritten atomically after every
-finished row, so a crash or a cancel keeps what finished) and ``prompts/<name>/`` (PEFT adapters for the target).
+``<data>/runs/<id>/`` holds ``job.json``, ``report.json`` and ``report.csv`` (the ``Report``, rewritten atomically
+after every finished row, so a crash or a cancel keeps what finished) and ``prompts/<name>/`` (PEFT adapters for the
+target; each row records its own).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import shutil
@@ -17,13 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputNotFoundError
+from ..errors import InputNotFoundError, RecyclerError
+from ..prompts.formats import PeftTarget, SoftPrompt, write_prompt
+from ..report import RUNNING, Report, RowKind
 from ..storage import data_dir, write_text_atomic
 
-CSV_COLUMNS = (
-    "name", "kind", "model", "accuracy", "macro_f1", "auc", "vs_best_baseline", "success", "gap_closed",
-    "accuracy_spread", "fit_seconds", "fit_loss", "examples",
-)
+PROMPTS = "prompts"
 
 
 def runs_root() -> Path:
@@ -50,35 +48,32 @@ class RunFolder:
     def run_id(self) -> str:
         return self.path.name
 
-    @property
-    def prompts(self) -> Path:
-        return self.path / "prompts"
+    def save_prompt(self, prompt: SoftPrompt, name: str, peft_target: PeftTarget | None = None) -> str:
+        """Write a row's prompt as a PEFT adapter ``prompts/<name>``; returns that path relative to the run folder."""
+        relative = f"{PROMPTS}/{name}"
+        write_prompt(prompt, self.path / relative, "peft", peft_target=peft_target)
+        return relative
 
-    def save_report(self, report: dict[str, Any]) -> None:
+    def save_report(self, report: Report) -> None:
         """Write the report as JSON and its rows as CSV."""
-        write_text_atomic(self.path / "report.json", json.dumps(report, indent=2))
-        write_text_atomic(self.path / "report.csv", rows_to_csv(report.get("rows", [])))
+        write_text_atomic(self.path / "report.json", report.to_json())
+        write_text_atomic(self.path / "report.csv", report.to_csv())
 
-    def load_report(self) -> dict[str, Any]:
+    def load_report(self) -> Report:
+        """The stored report (also one an earlier version wrote), with this folder's run id and path."""
         try:
-            return json.loads((self.path / "report.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+            report = Report.from_json((self.path / "report.json").read_text(encoding="utf-8"))
+        except (OSError, RecyclerError) as error:
             raise InputNotFoundError(
                 f"the run {self.run_id} has no readable report ({error})", "it may have been cut off; delete it"
             ) from error
-
-
-def rows_to_csv(rows: list[dict[str, Any]]) -> str:
-    """The report rows as CSV text with a fixed column order."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+        report.run_id, report.path = self.run_id, str(self.path)  # where it is now, also when the folder moved
+        return report
 
 
 def list_runs() -> list[dict[str, Any]]:
-    """Every stored run, newest first: id, status, job and best rows' summary."""
+    """Every stored run, newest first: id, path, status, job, number of rows, best recycled and best baseline
+    accuracy (None where the run has none). Each report is read once, here."""
     root = runs_root()
     if not root.is_dir():
         return []
@@ -87,18 +82,19 @@ def list_runs() -> list[dict[str, Any]]:
         if not (path / "job.json").is_file():
             continue
         try:
-            report = json.loads((path / "report.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            report = {"status": "no report", "rows": []}
-        try:
             job = json.loads((path / "job.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # not a run we can describe; it stays on disk untouched
-        status = report.get("status")
-        if status == "running" and not _writer_alive(report.get("writer")):
+        try:
+            report = Report.from_json((path / "report.json").read_text(encoding="utf-8"))
+        except (OSError, RecyclerError):
+            report = Report(status="no report")
+        status = report.status
+        if status == RUNNING and not _writer_alive(report.writer):
             status = "interrupted"
-        runs.append({"id": path.name, "path": str(path), "status": status, "job": job,
-                     "rows": len(report.get("rows", []))})
+        runs.append({"id": path.name, "path": str(path), "status": status, "job": job, "rows": len(report.rows),
+                     "best_recycled": report.best_accuracy(RowKind.RECYCLED),
+                     "best_baseline": report.best_accuracy(RowKind.BASELINE)})
     return runs
 
 

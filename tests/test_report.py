@@ -1,0 +1,142 @@
+"""The report model: derived comparison, JSON and CSV round trips, reports of earlier versions, one home for kinds."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from recycler_gui.core.errors import CorruptFileError
+from recycler_gui.core.report import (
+    COLUMNS,
+    CSV_FIELDS,
+    JSON_ONLY,
+    SCRATCH,
+    HeadStart,
+    Report,
+    Row,
+    RowKind,
+    shown_columns,
+)
+
+PACKAGE = Path(__file__).resolve().parent.parent / "recycler_gui"
+
+
+def _report() -> Report:
+    report = Report(job={"source": "s", "target": "t"}, status="finished", run_id="r", path="/runs/r")
+    for row in (
+        Row("no-prompt", RowKind.BASELINE, "t", 4, accuracy=0.5, predictions=[0, 0, 1, 1]),
+        Row("random", RowKind.BASELINE, "t", 4, accuracy=0.6, accuracy_spread=0.05),
+        Row("ridge", RowKind.RECYCLED, "t", 4, accuracy=0.8, fit_seconds=0.25, fit_loss=0.01, prompt="prompts/ridge"),
+        Row("v2v-lin", RowKind.RECYCLED, "t", 4, accuracy=0.4, prompt="prompts/v2v-lin"),
+        Row("few-shot pick: ridge", RowKind.FEW_SHOT, "t", 4, accuracy=0.7, calibrated_accuracy=0.75, shots=4),
+        Row("re-tuned from scratch", RowKind.RETUNED, "t", 4, accuracy=1.0, start=SCRATCH, best_step=25),
+        Row("source prompt", RowKind.SOURCE, "s", 4, accuracy=0.9, confusion=[[2, 0], [0, 2]]),
+    ):
+        report.add(row)
+    report.curves["re-tune: from scratch"] = [(0, 0.5), (25, 0.75)]
+    report.head_start = HeadStart("ridge", 50, 0.9, 25)
+    return report
+
+
+def test_the_comparison_is_derived_for_transferred_rows_only() -> None:
+    report = _report()
+    rows = {row.name: row for row in report.rows}
+    assert (report.best_baseline_accuracy, report.retuned_accuracy, report.success_rate) == (0.6, 1.0, 0.5)
+    assert rows["ridge"].vs_best_baseline == pytest.approx(0.2) and rows["ridge"].success
+    assert rows["ridge"].gap_closed == pytest.approx(0.5)
+    assert rows["v2v-lin"].success is False and rows["v2v-lin"].gap_closed == pytest.approx(-0.5)
+    assert rows["few-shot pick: ridge"].success and report.success_rate == 0.5  # few-shot is not data-free
+    for name in ("no-prompt", "re-tuned from scratch", "source prompt"):
+        assert (rows[name].vs_best_baseline, rows[name].success, rows[name].gap_closed) == (None, None, None)
+    assert report.head_start.steps_saved == 25
+
+
+def test_a_given_prompt_tuned_on_the_target_is_the_bound_when_nothing_was_re_tuned() -> None:
+    report = Report()
+    report.add(Row("no-prompt", RowKind.BASELINE, accuracy=0.5))
+    report.add(Row("ridge", RowKind.RECYCLED, accuracy=0.6))
+    report.add(Row(RowKind.TARGET_PROMPT.label, RowKind.TARGET_PROMPT, accuracy=0.7))
+    assert report.retuned_accuracy == 0.7 and report.rows[1].gap_closed == pytest.approx(0.5)
+    report.add(Row("ridge", RowKind.RECYCLED, accuracy=0.65))  # the same key replaces the row
+    assert len(report.rows) == 3 and report.rows[1].gap_closed == pytest.approx(0.75)
+
+
+def test_json_round_trip_keeps_everything() -> None:
+    report = _report()
+    again = Report.from_json(report.to_json())
+    assert again == report
+    assert again.rows[0].predictions == [0, 0, 1, 1] and again.rows[-1].confusion == [[2, 0], [0, 2]]
+
+
+def test_csv_holds_every_scalar_field_and_reads_back() -> None:
+    report = _report()
+    table = list(csv.DictReader(io.StringIO(report.to_csv())))
+    assert list(table[0]) == list(CSV_FIELDS) and not set(JSON_ONLY) & set(CSV_FIELDS)
+    assert CSV_FIELDS[:4] == ("name", "kind", "model", "accuracy")
+    for line, row in zip(table, report.rows, strict=True):
+        for name in CSV_FIELDS:
+            value = getattr(row, name)
+            assert line[name] == ("" if value is None else str(value)), name
+    assert table[5]["kind"] == "retuned" and table[2]["prompt"] == "prompts/ridge"
+
+
+def test_a_report_of_the_previous_version_reads_as_the_typed_report() -> None:
+    old = {
+        "status": "finished", "rows": [
+            {"name": "no-prompt", "kind": "baseline", "accuracy": 0.5},
+            {"name": "kernel", "kind": "recycled", "accuracy": 0.7, "success": False, "colour": "red"},
+            {"name": "few-shot pick: kernel", "kind": "few-shot", "accuracy": 0.7},
+            {"name": "tuned on target", "kind": "retuned", "start": "given", "accuracy": 0.9},
+            {"name": "re-tuned from kernel", "kind": "retuned", "start": "kernel", "accuracy": 0.8},
+            "not a row",
+        ],
+        "head_start": {"method": "kernel", "scratch_best_step": 10, "scratch_best_dev_accuracy": 0.8,
+                       "recycled_steps_to_match": None, "steps_saved": None},
+    }
+    report = Report.from_dict(old)
+    kinds = [row.kind for row in report.rows]
+    assert kinds == [RowKind.BASELINE, RowKind.RECYCLED, RowKind.FEW_SHOT, RowKind.TARGET_PROMPT, RowKind.RETUNED]
+    assert [row.prompt for row in report.rows] == [
+        None, "prompts/kernel", "prompts/few-shot pick", "prompts/tuned-on-target", "prompts/retuned-from-kernel",
+    ]
+    assert report.rows[1].success is True  # derived again from the rows, not trusted from the file
+    assert report.head_start.steps_saved is None and report.retuned_accuracy == 0.9
+    new = Report.from_json(report.to_json())
+    assert new.rows[0].prompt is None and new == report  # a row without a prompt stays without one
+
+
+def test_an_unknown_row_kind_or_a_non_object_is_a_corrupt_report() -> None:
+    with pytest.raises(CorruptFileError, match="unknown kind 'dreamt'"):
+        Report.from_dict({"report_format": 2, "rows": [{"name": "x", "kind": "dreamt"}]})
+    with pytest.raises(CorruptFileError, match="not a JSON object"):
+        Report.from_json("[1, 2]")
+    with pytest.raises(CorruptFileError, match="not valid JSON"):
+        Report.from_json('{"rows": [')
+
+
+def test_columns_read_as_people_expect() -> None:
+    report = _report()
+    texts = {c.title: c.text(report.rows[1]) for c in COLUMNS}
+    assert texts["accuracy %"] == "60.0 ± 5.0" and texts["kind"] == "baseline" and texts["success"] == ""
+    ridge = {c.title: c.text(report.rows[2]) for c in COLUMNS}
+    assert (ridge["vs best baseline"], ridge["success"], ridge["gap closed %"], ridge["fit s"]) == (
+        "+20.0", "✓", "50.0", "0.25")
+    assert [c.title for c in shown_columns(report.rows[:4])] == [c.title for c in COLUMNS if not c.optional]
+    assert "calibrated %" in [c.title for c in shown_columns(report.rows)]
+    kind = next(c for c in COLUMNS if c.title == "kind")
+    assert sorted(report.rows, key=kind.sort_key)[-1].kind is RowKind.SOURCE
+    assert RowKind.TARGET_PROMPT.label in kind.tooltip and RowKind.TAUGHT.transferred
+
+
+def test_row_kinds_are_spelled_only_in_the_report_module() -> None:
+    literal = re.compile(r"""["'](baseline|recycled|retuned)["']""")
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in PACKAGE.rglob("*.py") if path.name != "report.py" or path.parent.name != "core"
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if literal.search(line)
+    ]
+    assert found == []
