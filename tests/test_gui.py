@@ -185,5 +185,5 @@ def test_closing_during_a_run_asks_cancels_and_waits(
     window.close()  # "Yes": cancel now, close when the worker has stopped
     assert answers == []
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=120_000)
-    assert not run.running
+    assert not run.thread.isRunning()
     assert window.report.status == "cancelled"

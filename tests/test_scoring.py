@@ -40,14 +40,6 @@ def test_fast_scores_equal_the_slow_reference(
     torch.testing.assert_close(scorer.score(TEXTS, prompt), scorer.reference_scores(TEXTS, prompt), rtol=0, atol=1e-4)
 
 
-def test_length_normalisation_divides_by_label_length(tiny_llama: Path) -> None:
-    summed = _scorer(tiny_llama, SEVERAL_TOKENS)
-    normalised = _scorer(tiny_llama, SEVERAL_TOKENS)
-    normalised.normalise = True
-    lengths = torch.tensor([len(ids) for ids in summed.label_ids], dtype=torch.float32)
-    torch.testing.assert_close(normalised.score(TEXTS), summed.score(TEXTS) / lengths, rtol=1e-5, atol=1e-5)
-
-
 def test_batch_size_does_not_change_scores(tiny_gemma: Path) -> None:
     one = _scorer(tiny_gemma, ONE_TOKEN, batch_size=1).score(TEXTS)
     many = _scorer(tiny_gemma, ONE_TOKEN, batch_size=5).score(TEXTS)

@@ -66,10 +66,6 @@ class PipelineRun(QObject):
     def cancel(self) -> None:
         self.worker.cancel()
 
-    @property
-    def running(self) -> bool:
-        return self.thread.isRunning()
-
 
 class _TaskSignals(QObject):
     done = Signal(object)

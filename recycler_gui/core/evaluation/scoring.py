@@ -88,13 +88,11 @@ class Scorer:
         label_words: Sequence[str],
         *,
         batch_size: int = 16,
-        normalise: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
         self.encoder_decoder = family == ENCODER_DECODER
         self.batch_size = batch_size
-        self.normalise = normalise
         self.embed = model.get_input_embeddings()
         self.device = self.embed.weight.device
         self.dtype = self.embed.weight.dtype
@@ -202,7 +200,7 @@ class Scorer:
             ids = self.label_ids[row % labels]
             steps = torch.arange(longest - len(ids), longest, device=logits.device)
             token_scores = logits[row, steps, torch.tensor(ids, device=logits.device)]
-            scores[row] = token_scores.mean() if self.normalise else token_scores.sum()
+            scores[row] = token_scores.sum()
         return scores.view(len(batch), labels)
 
     def _encoder_decoder_scores(self, batch: Sequence[Sequence[int]], rows: torch.Tensor | None) -> torch.Tensor:
@@ -239,7 +237,7 @@ class Scorer:
         for row in range(len(batch) * labels):
             label = self.label_ids[row % labels]
             token_scores = logits[row, torch.arange(len(label)), torch.tensor(label, device=logits.device)]
-            scores[row] = token_scores.mean() if self.normalise else token_scores.sum()
+            scores[row] = token_scores.sum()
         return scores.view(len(batch), labels)
 
     # ------------------------------------------------------------------------------------------------ the reference
@@ -268,4 +266,4 @@ class Scorer:
             logits = self.model(inputs_embeds=with_prompt(inputs + label)).logits[0]
             predicting = logits[-len(label) - 1 : -1]
         token_scores = predicting.float().log_softmax(dim=-1)[torch.arange(len(label)), torch.tensor(label)]
-        return float(token_scores.mean() if self.normalise else token_scores.sum())
+        return float(token_scores.sum())

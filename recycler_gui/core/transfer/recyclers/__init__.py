@@ -16,8 +16,6 @@ RECYCLERS: dict[str, type[Recycler]] = {
 }
 """Every recycler by name, the paper's first."""
 
-PAPER_METHODS = ("v2v-lin", "v2v-nn", "lin-comb")
-
 RECOMMENDED = "procrustes"
 """The default of `recycle` and the method the window marks: the data-free recycler that does best over both directions
 of our real-model benchmark (docs/BENCHMARKS.md, "Recycling quality"; the reasons in docs/RECYCLERS.md, "The
@@ -35,5 +33,5 @@ def recycler_class(name: str) -> type[Recycler]:
 
 
 __all__ = [
-    "NORM_MODES", "PAPER_METHODS", "RECOMMENDED", "RECYCLERS", "Recycler", "RecyclerParameterError", "recycler_class",
+    "NORM_MODES", "RECOMMENDED", "RECYCLERS", "Recycler", "RecyclerParameterError", "recycler_class",
 ]
