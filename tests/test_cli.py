@@ -11,7 +11,10 @@ import pytest
 import torch
 
 from recycler_gui.cli import main
+from recycler_gui.core.fields import help_of
 from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
+from recycler_gui.core.runs.pipeline import Job
+from recycler_gui.core.training.tuning import TuningSettings
 
 PROMPT_KEYS = {
     "kind", "path", "format", "key", "num_tokens", "dim", "halves", "rows", "task_type", "source_model", "task",
@@ -118,3 +121,17 @@ def test_a_reader_that_goes_away_is_not_an_internal_error(monkeypatch, capsys) -
     monkeypatch.setattr(models, "_cmd_list", closed_pipe)
     assert main(["models", "list"]) == 141  # `prompt-recycler models list | head -1` ends like other tools
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("command", "settings", "names"), [
+    ("compare", Job, ("eval_size", "offset", "num_words", "batch_size", "task")),
+    ("tune", TuningSettings, ("steps", "prompt_length", "learning_rate", "eval_every")),
+])
+def test_help_states_the_defaults_the_settings_have(
+    command: str, settings: type, names: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for name in names:
+        assert help_of(settings, name) in text, name

@@ -1,17 +1,24 @@
-"""The plots panel and the results table on their own: rows and points in, counts, sorting, selection, export."""
+"""The plots panel, the results table and the inputs on their own: rows and points in, counts, sorting, selection,
+export, job defaults, and a recycler the window was not written for."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
-from PySide6.QtCore import Qt
+import torch
+from PySide6.QtCore import QSettings, Qt, QThreadPool
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication
 
+from recycler_gui.core.fields import default_of, help_of
 from recycler_gui.core.report import COLUMNS, Report, Row, RowKind
-from recycler_gui.gui.plots import ExportError, PlotsPanel
+from recycler_gui.core.runs.pipeline import Job
+from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
+from recycler_gui.gui.inputs import InputsPanel
+from recycler_gui.gui.plots import ExportError, PlotsPanel, method_colour
 from recycler_gui.gui.results import ResultsTable
 
 ACCURACY = next(i for i, c in enumerate(COLUMNS) if c.title == "accuracy %")
@@ -198,3 +205,46 @@ def test_headers_explain_the_derived_columns(table: ResultsTable) -> None:
             for c in range(model.columnCount())}
     for title in ("vs best baseline", "success", "gap closed %"):
         assert tips[title] and tips[title].endswith(".")
+
+
+class _Shifted(Recycler):
+    """A recycler the window has never heard of, with a float as its main parameter."""
+
+    name = "shifted"
+    summary = "adds a constant (a test recycler)"
+    defaults: ClassVar[dict[str, Any]] = {"norm": "keep", "shift": 0.5}
+    main_parameter = "shift"
+
+    def _fit(self, source: torch.Tensor, target: torch.Tensor, events: Any, cancel: Any) -> None:
+        self.loss_history = [0.0]
+
+    def _apply(self, rows: torch.Tensor, cancel: Any) -> torch.Tensor:
+        return rows + float(self.params["shift"])
+
+
+def test_a_newly_registered_recycler_gets_its_widgets_job_settings_and_colour(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(RECYCLERS, _Shifted.name, _Shifted)
+    inputs = InputsPanel(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), QThreadPool())
+    qtbot.addWidget(inputs)
+    assert inputs.method_checks["shifted"].isChecked()
+    inputs.method_params["shifted"].setValue(0.25)
+    for picker, path in ((inputs.source, "s"), (inputs.target, "t"), (inputs.prompt, "p")):
+        picker.picker.edit.setText(path)
+    job = inputs.job()
+    assert "shifted" in job.methods and job.method_params["shifted"] == {"shift": 0.25}
+    inputs.method_params["shifted"].setValue(0.5)
+    inputs.set_job(job)
+    assert inputs.method_params["shifted"].value() == 0.25
+    assert method_colour("shifted") == method_colour("shifted") != method_colour("kernel")
+    assert method_colour("kernel") == RECYCLERS["kernel"].colour
+
+
+def test_the_window_starts_at_the_job_defaults(qtbot, tmp_path: Path) -> None:
+    inputs = InputsPanel(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), QThreadPool())
+    qtbot.addWidget(inputs)
+    for name in ("eval_size", "batch_size", "offset", "num_words", "seed", "few_shot", "retune_steps"):
+        assert getattr(inputs, name).value() == default_of(Job, name), name
+        assert getattr(inputs, name).toolTip() == help_of(Job, name)
+    assert inputs.dtype.currentText() == default_of(Job, "dtype")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,15 @@ import torch
 from tiny_models import TOY_NEGATIVE, TOY_POSITIVE, write_toy_task
 
 from recycler_gui.core.data.tasks import Example, Task
-from recycler_gui.core.errors import PromptShapeError
+from recycler_gui.core.errors import OverwriteError, PromptShapeError
 from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.events import CancelToken, Point, Result
-from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.models.checkpoints import Checkpoint, open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
 from recycler_gui.core.report import CANCELLED, FINISHED, Report, RowKind
 from recycler_gui.core.runs.pipeline import Job, JobError, run
 from recycler_gui.core.runs.store import list_runs, runs_root, writer_identity
+from recycler_gui.core.runs.tune_job import TuneJob, run_tune
 from recycler_gui.core.training.tuning import TuningSettings, tune
 
 
@@ -232,3 +234,27 @@ def test_a_run_whose_process_died_is_listed_as_interrupted() -> None:
     statuses = {run["id"]: run["status"] for run in list_runs()}
     assert statuses == {"20260101-000000-dead00": "interrupted", "20260101-000000-alive0": "running",
                         "20260101-000000-other0": "running"}
+
+
+def test_tuning_checks_its_output_first_and_reads_the_embedding_table_once(
+    tiny_t5: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    original = Checkpoint.input_embeddings
+    monkeypatch.setattr(Checkpoint, "input_embeddings", lambda self: reads.append(self.reference) or original(self))
+    task = str(write_toy_task(tmp_path))
+    start = write_prompt(SoftPrompt(torch.randn(3, 32)), tmp_path / "start.safetensors", "safetensors")
+    job = TuneJob(
+        model=str(tiny_t5), out=str(start), start=str(start), task=task, text_column="review", label_column="stars",
+        label_words="neg=negative,pos=positive", device="cpu", test_size=6,
+        tuning=TuningSettings(steps=2, eval_every=2, eval_size=6, max_norm=1.5, bf16=False),
+    )
+    with pytest.raises(OverwriteError, match="would overwrite the input"):
+        run_tune(job)
+    assert reads == []
+    events: list[object] = []
+    result = run_tune(replace(job, out=str(tmp_path / "tuned"), start=None), events=events.append)
+    assert reads == [str(tiny_t5)]
+    assert read_prompt(result.output).num_tokens == 20 and result.test_examples == 6
+    assert [p.x for p in events if isinstance(p, Point)] == [0, 2]
+    assert result.mean_row_norm <= 1.5 * result.vocabulary_mean_norm * 1.0001

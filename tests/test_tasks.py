@@ -20,6 +20,7 @@ import pytest
 from recycler_gui.cli import main
 from recycler_gui.core import pip_download
 from recycler_gui.core.data import movie_reviews as reviews
+from recycler_gui.core.data.catalog import BUILTIN_TASKS, load_task
 from recycler_gui.core.data.movie_reviews import (
     MOVIE_REVIEWS_LABEL_WORDS,
     MOVIE_REVIEWS_TEMPLATE,
@@ -29,13 +30,13 @@ from recycler_gui.core.data.movie_reviews import (
     read_ground_truth,
 )
 from recycler_gui.core.data.tasks import (
-    BUILTIN_TASKS,
     DEFAULT_TEMPLATE,
     Example,
     Task,
     TaskError,
-    load_task,
+    escape_template,
     load_task_file,
+    unescape_template,
 )
 from recycler_gui.core.events import Log, Stage
 
@@ -84,6 +85,19 @@ def test_split_by_name_and_unknown_split() -> None:
     assert task.split("dev") == (Example("c", 1),)
     with pytest.raises(TaskError, match=r"no split named 'validation'\. Use one of train, dev, test"):
         task.split("validation")
+
+
+def test_texts_and_labels_render_a_split_as_scoring_takes_it() -> None:
+    task = _task()
+    texts, gold = task.texts_and_labels("train")
+    assert texts == [task.render(e.text) for e in task.train] and gold.tolist() == [e.label for e in task.train]
+    texts, gold = task.texts_and_labels("train", 1)
+    assert len(texts) == 1 and gold.tolist() == [task.train[0].label]
+
+
+def test_a_template_typed_on_one_line_and_back() -> None:
+    assert unescape_template("Q: {text}\\nA:") == "Q: {text}\nA:" and unescape_template(None) is None
+    assert escape_template("Q: {text}\nA:") == "Q: {text}\\nA:"
 
 
 def test_describe_counts_examples_per_split_and_label() -> None:
@@ -339,7 +353,7 @@ def _movie_file(data: bytes | None = None) -> Path:
 
 def test_movie_reviews_path_is_in_the_user_cache(tmp_path: Path) -> None:
     assert movie_reviews_path() == tmp_path / "cache" / "data" / "movieReviewSnippets_GroundTruth.txt"
-    assert BUILTIN_TASKS == ("movie-reviews",)
+    assert list(BUILTIN_TASKS) == ["movie-reviews"]
 
 
 def test_ground_truth_parsing_drops_zeros_and_cleans_whitespace() -> None:

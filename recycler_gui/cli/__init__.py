@@ -13,9 +13,9 @@ import traceback
 from collections.abc import Sequence
 
 from .. import __version__
-from ..core.errors import RecyclerError
+from ..core.errors import RecyclerError, is_out_of_memory
 from ..core.events import Cancelled
-from . import data, demo, evaluate, inspect, models, recycle
+from . import compare, data, demo, describe, doctor, models, recycle, runs, tune
 from .common import EXIT_BROKEN_PIPE, EXIT_CANCELLED, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR
 
 
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(error, RecyclerError):
             print(f"error: {error}", file=sys.stderr)
             return EXIT_USER_ERROR
-        if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+        if is_out_of_memory(error):
             print("error: out of memory. Use a smaller --eval-size or --batch-size, --dtype bfloat16, or a smaller "
                   "model.", file=sys.stderr)
             return EXIT_USER_ERROR
@@ -65,6 +65,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (demo, recycle, evaluate, inspect, data, models):
+    for module in (demo, recycle, compare, tune, runs, describe, doctor, data, models):
         module.register(commands, common)
     return parser

@@ -6,9 +6,14 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any, TextIO
 
+from ..core.data.tasks import unescape_template
 from ..core.events import FIT_LOSS_SERIES, Event, Log, Point, Progress, Result, Stage
+from ..core.fields import help_of
+from ..core.models.devices import DTYPES
+from ..core.runs.settings import RunSettings
 
 EXIT_USER_ERROR = 2
 EXIT_INTERNAL_ERROR = 1
@@ -28,6 +33,34 @@ def add_command(
     )
     command.set_defaults(handler=handler)
     return command
+
+
+def add_setting(parser: argparse.ArgumentParser, cls: type, name: str, *flags: str, **options: Any) -> None:
+    """An option for field ``name`` of the settings dataclass ``cls``, with the field's help and default in its help
+    (``--name-with-dashes`` unless ``flags`` are given)."""
+    flags = flags or (f"--{name.replace('_', '-')}",)
+    parser.add_argument(*flags, dest=name, help=options.pop("help", None) or help_of(cls, name), **options)
+
+
+def run_options() -> argparse.ArgumentParser:
+    """The options of every command that runs models on a task: one per ``RunSettings`` field, and --json."""
+    options = argparse.ArgumentParser(add_help=False)
+    for name in ("task", "text_column", "label_column", "template", "device"):
+        add_setting(options, RunSettings, name)
+    add_setting(options, RunSettings, "label_words", metavar="WORDS")
+    add_setting(options, RunSettings, "dtype", choices=["auto", *DTYPES])
+    for name in ("seed", "batch_size"):
+        add_setting(options, RunSettings, name, type=int)
+    options.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    return options
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The run settings given as flags; those not given are left out, so that defaults or a job file apply."""
+    values = {f.name: getattr(args, f.name) for f in fields(RunSettings) if getattr(args, f.name) is not None}
+    if "template" in values:
+        values["template"] = unescape_template(values["template"])
+    return values
 
 
 def num_words(text: str) -> int | None:

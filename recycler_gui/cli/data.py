@@ -76,12 +76,12 @@ def _cmd_data_fetch(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_show(args: argparse.Namespace) -> int:
-    from ..core.data.tasks import load_task
+    from ..core.data.catalog import load_task
+    from ..core.data.tasks import unescape_template
 
-    template = None if args.template is None else args.template.replace("\\n", "\n")
     task = load_task(
         args.task, text_column=args.text_column, label_column=args.label_column, label_words=args.label_words,
-        template=template, seed=args.seed,
+        template=unescape_template(args.template), seed=args.seed,
     )
     info = task.describe()
     samples = [

@@ -22,7 +22,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ..core.runs.demo import DEMO_EVAL_SIZE, demo_job, prepare_demo
     from ..core.runs.pipeline import run
-    from .evaluate import print_report
+    from .compare import print_report
 
     events = TerminalEvents()
     job = demo_job(args.eval_size or DEMO_EVAL_SIZE)

@@ -1,4 +1,4 @@
-"""``inspect`` (a prompt file or a checkpoint) and ``doctor`` (the installation)."""
+"""``inspect``: what a path is, a prompt file or a model checkpoint, with its shape and sizes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .common import EXIT_USER_ERROR, add_command
+from .common import add_command
 
 INSPECT_KEYS = """\
 JSON keys for a prompt:
@@ -34,12 +34,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     inspect.add_argument("--key", help="tensor to use when a safetensors / .pt file holds several")
     inspect.add_argument("--json", action="store_true", help="print one JSON object (keys below)")
 
-    doctor = add_command(
-        commands, "doctor", common, _cmd_doctor,
-        "check the installation: versions, devices, Qt, folders",
-        "Prints what Prompt Recycler finds on this machine and exits non-zero when something it needs is missing.",
-    )
-    doctor.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
@@ -51,17 +45,3 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     else:
         print(format_description(info))
     return 0
-
-
-def _cmd_doctor(args: argparse.Namespace) -> int:
-    from ..doctor import run_checks
-
-    report = run_checks()
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for check in report["checks"]:
-            mark = "ok " if check["ok"] else "ERR"
-            print(f"[{mark}] {check['name']}: {check['detail']}")
-        print("all good" if report["ok"] else "some checks failed: see the lines marked ERR")
-    return 0 if report["ok"] else EXIT_USER_ERROR

@@ -60,6 +60,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
+    from ..core.models.checkpoints import open_checkpoint
     from ..core.models.zoo import ZOO, fetch
 
     names = list(ZOO) if "all" in args.names else args.names
@@ -67,7 +68,8 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
     if unknown:
         print(f"error: unknown model {', '.join(unknown)}. Pick from: {', '.join(ZOO)} (or all).", file=sys.stderr)
         return EXIT_USER_ERROR
+    events = TerminalEvents()
     for name in names:
-        path = fetch(name, events=TerminalEvents())
-        print(f"{name}: ready ({path})")
+        fetch(name, events=events)
+        print(f"{name}: ready ({open_checkpoint(name, events=events).path})")
     return 0

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..core.models.checkpoints import ENCODER_DECODER
 from ..core.prompts.formats import FORMATS
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .common import TerminalEvents, add_command, num_words
@@ -53,7 +52,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _cmd_recycle(args: argparse.Namespace) -> int:
     from ..core.models.checkpoints import open_checkpoint
-    from ..core.prompts.formats import PeftTarget, read_prompt, write_prompt
+    from ..core.prompts.formats import read_prompt, write_prompt
     from ..core.transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
     from ..core.transfer.vocab import VocabSettings
 
@@ -67,16 +66,12 @@ def _cmd_recycle(args: argparse.Namespace) -> int:
         vocabulary=VocabSettings(args.offset, args.num_words), seed=args.seed, params=params,
         use_cache=not args.no_cache, events=TerminalEvents(),
     )
-    peft_target = PeftTarget(
-        base_model=target.reference,
-        task_type="SEQ_2_SEQ_LM" if target.family == ENCODER_DECODER else "CAUSAL_LM",
-    )
     rows = []
     for item in result.recycled:
         name = item.method if args.format == "peft" else f"{item.method}.{args.format}"
         path = write_prompt(
             item.prompt, args.out / name, args.format,
-            inputs=[args.prompt, source.path, target.path], peft_target=peft_target,
+            inputs=[args.prompt, source.path, target.path], peft_target=target.peft_target,
         )
         rows.append({
             "method": item.method, "fit_seconds": round(item.fit_seconds, 4), "fit_loss": item.fit_loss,

@@ -83,3 +83,9 @@ class HubCacheError(RecyclerError):
 
 class OutOfMemoryError(RecyclerError):
     """The device ran out of memory."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for Python's ``MemoryError`` and torch's out-of-memory errors (CPU, CUDA, MPS), which both shells turn
+    into one line of advice. Matched by class name, so that this module does not import torch."""
+    return isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"

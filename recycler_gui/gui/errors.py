@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from .. import __version__
-from ..core.errors import RecyclerError
+from ..core.errors import RecyclerError, is_out_of_memory
 from ..core.storage import data_dir
 
 APP_TITLE = "Prompt Recycler"
@@ -21,7 +21,7 @@ def show_error(parent: QWidget | None, error: BaseException) -> None:
         text = str(error)
         QMessageBox.warning(parent, APP_TITLE, text[:1].upper() + text[1:])
         return
-    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":
+    if is_out_of_memory(error):
         QMessageBox.warning(
             parent, APP_TITLE,
             "Out of memory. Lower the batch size or the evaluation size, choose bfloat16 weights, or run on the CPU.",

@@ -13,6 +13,7 @@ from PySide6.QtCore import QSettings, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGridLayout,
@@ -28,23 +29,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..core.data.catalog import load_task
+from ..core.data.movie_reviews import MOVIE_REVIEWS, fetch_movie_reviews, movie_reviews_path
+from ..core.data.tasks import escape_template, unescape_template
 from ..core.evaluation.baselines import BASELINES
+from ..core.evaluation.few_shot import MAX_SHOTS
+from ..core.fields import default_of, help_of
+from ..core.models.devices import DTYPES
 from ..core.report import SCRATCH, RowKind
 from ..core.runs.pipeline import Job, JobError
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
+from .errors import show_error
 from .worker import run_in_background
 
-MOVIE_REVIEWS = "movie-reviews"
-# Each method's main parameter in the GUI: (parameter, kind, default shown).
-METHOD_PARAMETERS: dict[str, tuple[str, str]] = {
-    "v2v-lin": ("norm", "norm"),
-    "v2v-nn": ("epochs", "int"),
-    "lin-comb": ("norm", "norm"),
-    "ridge": ("norm", "norm"),
-    "procrustes": ("norm", "norm"),
-    "relative": ("steps", "int"),
-    "kernel": ("top_k", "int"),
-}
 WARNING_STYLE = "color: #c0392b;"
 
 
@@ -345,7 +342,7 @@ class TaskPicker(QGroupBox):
 
     def options(self) -> dict[str, Any]:
         """The job fields for the task."""
-        template = self.template.text().replace("\\n", "\n") or None
+        template = unescape_template(self.template.text()) or None
         words = self.label_words.text().strip() or None
         if self.is_builtin():
             return {"task": MOVIE_REVIEWS, "template": template, "label_words": words,
@@ -362,12 +359,9 @@ class TaskPicker(QGroupBox):
         self.label_column.setText(job.label_column or "")
         words = job.label_words
         self.label_words.setText(",".join(w.strip() for w in words) if isinstance(words, list) else (words or ""))
-        self.template.setText((job.template or "").replace("\n", "\\n"))
+        self.template.setText(escape_template(job.template or ""))
 
     def refresh_preview(self) -> None:
-        from ..core.data.movie_reviews import movie_reviews_path
-        from ..core.data.tasks import load_task
-
         options = self.options()
         self.fetch.setVisible(self.is_builtin() and not movie_reviews_path().is_file())
         if not options["task"]:
@@ -396,8 +390,6 @@ class TaskPicker(QGroupBox):
         run_in_background(self.pool, render, done, failed, self)
 
     def _fetch(self) -> None:
-        from ..core.data.movie_reviews import fetch_movie_reviews
-
         self.fetch.setEnabled(False)
         self.fetch.setText("Fetching…")
 
@@ -408,8 +400,6 @@ class TaskPicker(QGroupBox):
 
         def failed(error: Exception) -> None:
             finished()
-            from .app import show_error
-
             show_error(self, error)
 
         run_in_background(self.pool, fetch_movie_reviews, finished, failed, self)
@@ -438,24 +428,15 @@ class InputsPanel(QWidget):
         box = QGroupBox("Recycling methods")
         grid = QGridLayout(box)
         self.method_checks: dict[str, QCheckBox] = {}
-        self.method_params: dict[str, QComboBox | QSpinBox] = {}
+        self.method_params: dict[str, ParameterWidget] = {}
         for row, (name, cls) in enumerate(RECYCLERS.items()):
             check = QCheckBox(f"{name} (recommended)" if name == RECOMMENDED else name, checked=True)
             check.setToolTip(cls.summary + ("; the best data-free recycler on our benchmark" if name == RECOMMENDED
                                             else ""))
-            parameter, kind = METHOD_PARAMETERS[name]
-            default = cls.defaults[parameter]
-            if kind == "norm":
-                widget = QComboBox()
-                widget.addItems(NORM_MODES)
-                widget.setCurrentText(default)
-                widget.setToolTip("row length: keep as mapped, the target vocabulary's norm, or relative")
-            else:
-                widget = QSpinBox(minimum=1, maximum=10_000, value=int(default))
-                widget.setToolTip(f"{parameter} (default {default})")
+            widget = _parameter_widget(cls.main_parameter, cls.defaults[cls.main_parameter])
             self.method_checks[name], self.method_params[name] = check, widget
             grid.addWidget(check, row, 0)
-            grid.addWidget(QLabel(parameter), row, 1)
+            grid.addWidget(QLabel(cls.main_parameter), row, 1)
             grid.addWidget(widget, row, 2)
         return box
 
@@ -477,8 +458,7 @@ class InputsPanel(QWidget):
         self.target_prompt.add_shipped_prompts()
         self.target_prompt.setToolTip("scored as the upper bound, no re-tuning needed; or re-tune below")
         form.addRow("Tuned prompt", self.target_prompt)
-        self.retune_steps = QSpinBox(minimum=0, maximum=100_000, value=0, singleStep=25)
-        self.retune_steps.setSpecialValueText("off")
+        self.retune_steps = _setting_box("retune_steps", 0, 100_000, step=25, off="off")
         self.retune_checks = {
             SCRATCH: QCheckBox("from scratch (class-label init)", checked=True),
             RowKind.RECYCLED.value: QCheckBox("from the best recycled prompt", checked=True),
@@ -494,18 +474,14 @@ class InputsPanel(QWidget):
         self.device = QComboBox()
         self.device.addItems(available_devices())
         self.dtype = QComboBox()
-        self.dtype.addItems(["float32", "bfloat16", "float16", "auto"])
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
-        self.eval_size = QSpinBox(minimum=1, maximum=1_000_000, value=200, singleStep=50)
-        self.eval_size.setToolTip("test examples scored for every prompt and baseline")
-        self.batch_size = QSpinBox(minimum=1, maximum=1024, value=16)
-        self.offset = QSpinBox(minimum=0, maximum=1_000_000, value=1000, singleStep=100)
-        self.num_words = QSpinBox(minimum=0, maximum=1_000_000, value=4000, singleStep=500)
-        self.num_words.setSpecialValueText("all")
-        self.few_shot = QSpinBox(minimum=0, maximum=32, value=0)
-        self.few_shot.setSpecialValueText("off (data-free only)")
-        self.few_shot.setToolTip("Few-shot mode, reported as its own row: also pick the recycled prompt most accurate "
-                                 "on this many labelled train examples of the target (at most 32).")
+        self.dtype.addItems([*DTYPES, "auto"])
+        self.dtype.setCurrentText(default_of(Job, "dtype"))
+        self.seed = _setting_box("seed", 0, 2**31 - 1)
+        self.eval_size = _setting_box("eval_size", 1, 1_000_000, step=50)
+        self.batch_size = _setting_box("batch_size", 1, 1024)
+        self.offset = _setting_box("offset", 0, 1_000_000, step=100)
+        self.num_words = _setting_box("num_words", 0, 1_000_000, step=500, off="all")
+        self.few_shot = _setting_box("few_shot", 0, MAX_SHOTS, off="off (data-free only)")
         form.addRow("Device", self.device)
         form.addRow("Weights dtype", self.dtype)
         form.addRow("Seed", self.seed)
@@ -528,9 +504,8 @@ class InputsPanel(QWidget):
             raise JobError("no recycling method is ticked", "tick at least one method")
         params = {}
         for name in methods:
-            parameter, kind = METHOD_PARAMETERS[name]
-            widget = self.method_params[name]
-            value = widget.currentText() if kind == "norm" else widget.value()
+            parameter = RECYCLERS[name].main_parameter
+            value = _parameter_value(self.method_params[name])
             if value != RECYCLERS[name].defaults[parameter]:
                 params[name] = {parameter: value}
         retune_from = [start for start, check in self.retune_checks.items() if check.isChecked()]
@@ -553,10 +528,9 @@ class InputsPanel(QWidget):
         methods = RECYCLERS if "all" in job.methods else job.methods
         for name, check in self.method_checks.items():
             check.setChecked(name in methods)
-            parameter, kind = METHOD_PARAMETERS[name]
+            parameter = RECYCLERS[name].main_parameter
             value = job.method_params.get(name, {}).get(parameter, RECYCLERS[name].defaults[parameter])
-            widget = self.method_params[name]
-            widget.setCurrentText(value) if kind == "norm" else widget.setValue(int(value))
+            _set_parameter_value(self.method_params[name], value)
         baselines = BASELINES if "all" in job.baselines else job.baselines
         for name, check in self.baseline_checks.items():
             check.setChecked(name in baselines)
@@ -573,6 +547,45 @@ class InputsPanel(QWidget):
         self.offset.setValue(job.offset)
         self.num_words.setValue(job.num_words or 0)
         self.few_shot.setValue(job.few_shot)
+
+
+ParameterWidget = QComboBox | QSpinBox | QDoubleSpinBox
+
+
+def _parameter_widget(parameter: str, default: Any) -> ParameterWidget:
+    """The widget for a recycler's main parameter: the row-length rule as a list, numbers as spin boxes."""
+    if parameter == "norm":
+        widget = QComboBox()
+        widget.addItems(NORM_MODES)
+        widget.setToolTip("row length: keep as mapped, the target vocabulary's norm, or relative")
+    elif isinstance(default, int):
+        widget = QSpinBox(minimum=1, maximum=10_000)
+    else:
+        widget = QDoubleSpinBox(minimum=0.0, maximum=1e6, decimals=4)
+    if parameter != "norm":
+        widget.setToolTip(f"{parameter} (default {default})")
+    _set_parameter_value(widget, default)
+    return widget
+
+
+def _parameter_value(widget: ParameterWidget) -> Any:
+    return widget.currentText() if isinstance(widget, QComboBox) else widget.value()
+
+
+def _set_parameter_value(widget: ParameterWidget, value: Any) -> None:
+    if isinstance(widget, QComboBox):
+        widget.setCurrentText(str(value))
+    else:
+        widget.setValue(int(value) if isinstance(widget, QSpinBox) else float(value))
+
+
+def _setting_box(name: str, minimum: int, maximum: int, *, step: int = 1, off: str | None = None) -> QSpinBox:
+    """A spin box for the job setting ``name``: starts at its default, says its help; ``off`` names the minimum."""
+    box = QSpinBox(minimum=minimum, maximum=maximum, value=default_of(Job, name), singleStep=step)
+    box.setToolTip(help_of(Job, name))
+    if off is not None:
+        box.setSpecialValueText(off)
+    return box
 
 
 def available_devices() -> list[str]:

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
 from ..core.errors import RecyclerError
 from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, retune_start
 from ..core.report import SCRATCH, Report, Row, RowKind
+from ..core.transfer.recyclers import RECYCLERS
 
 EXPORT_NAMES = {"accuracy": "accuracy.png", "retuning": "retuning.png", "fit_loss": "fit-loss.png"}
 
@@ -30,14 +31,6 @@ BASELINE_GREYS = ("#8c8c8c", "#b0b0b0", "#6a6a6a")
 RECYCLED = "#3d7edb"
 RETUNED = "#2f9e44"
 SOURCE = "#e8590c"
-METHOD_COLOURS = {
-    "v2v-lin": "#1f77b4",
-    "v2v-nn": "#ff7f0e",
-    "lin-comb": "#9467bd",
-    "ridge": "#d62728",
-    "procrustes": "#17becf",
-    "relative": "#bcbd22",
-}
 EXTRA_COLOURS = ("#e377c2", "#8c564b", "#7f7f7f", "#2ca02c")
 BAR_WIDTH = 0.7
 EXPORT_SCALE = 2
@@ -50,8 +43,9 @@ class ExportError(RecyclerError):
 
 
 def method_colour(method: str) -> str:
-    """A fixed colour per recycler, the same in every plot; unknown names get a stable extra colour."""
-    return METHOD_COLOURS.get(method) or EXTRA_COLOURS[sum(map(ord, method)) % len(EXTRA_COLOURS)]
+    """A recycler's own colour, the same in every plot; others get a stable extra colour made from the name."""
+    recycler = RECYCLERS.get(method)
+    return (recycler and recycler.colour) or EXTRA_COLOURS[sum(map(ord, method)) % len(EXTRA_COLOURS)]
 
 
 SOURCE_LABEL = "source prompt (on source)"

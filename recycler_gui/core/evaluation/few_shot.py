@@ -57,8 +57,7 @@ def pick_by_few_shot(
     cancel: CancelToken | None = None,
 ) -> FewShotPick:
     """Score every candidate prompt on ``examples``; the most accurate wins (the first one on ties)."""
-    texts = [task.render(e.text) for e in examples]
-    gold = torch.tensor([e.label for e in examples])
+    texts, gold = task.rendered(examples)
     accuracies, scores = {}, {}
     for name, rows in candidates.items():
         scores[name] = scorer.score(texts, rows, cancel=cancel)

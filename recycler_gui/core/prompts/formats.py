@@ -39,6 +39,7 @@ PEFT_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 PEFT_KEY = "prompt_embeddings"
 DECODER_KEY = "decoder_prompt_embeddings"
 SEQ2SEQ_TASK = "SEQ_2_SEQ_LM"
+CAUSAL_TASK = "CAUSAL_LM"
 
 _META_FIELDS = ("source_model", "task", "init")
 
@@ -439,7 +440,7 @@ def _write_peft(prompt: SoftPrompt, folder: Path, target: PeftTarget) -> None:
         raise UnknownFormatError(
             f"{folder} is a file, but a PEFT adapter is a folder", "choose a folder path for the adapter"
         )
-    default_task = SEQ2SEQ_TASK if prompt.decoder is not None else "CAUSAL_LM"
+    default_task = SEQ2SEQ_TASK if prompt.decoder is not None else CAUSAL_TASK
     task_type = target.task_type or prompt.meta.task_type or default_task
     config = {
         "auto_mapping": None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..errors import RecyclerError
 from ..events import CancelToken, EventSink, ignore_events
+from ..models.checkpoints import open_checkpoint
 from ..models.zoo import ZOO, fetch
 from ..resources import shipped_prompts
 from .pipeline import Job
@@ -49,4 +50,5 @@ def prepare_demo(events: EventSink = ignore_events, cancel: CancelToken | None =
 
     for name in (DEMO_SOURCE, DEMO_TARGET):
         fetch(name, events, cancel)
+        open_checkpoint(name, events=events)  # converted now, not in the middle of the run
     fetch_movie_reviews(events)

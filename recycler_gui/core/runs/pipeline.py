@@ -13,70 +13,66 @@ import json
 import time
 import tomllib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..data.tasks import Task, load_task
-from ..errors import CorruptFileError, InputNotFoundError, RecyclerError
+from ..data.tasks import Task
+from ..errors import CorruptFileError, InputNotFoundError
 from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
 from ..evaluation.few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
 from ..evaluation.scoring import Scorer, classification_metrics
 from ..events import Cancelled, CancelToken, EventSink, Log, Point, Result, Stage, ignore_events, retune_series
-from ..models.checkpoints import ENCODER_DECODER, Checkpoint, open_checkpoint
+from ..fields import setting
+from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
-from ..prompts.formats import PeftTarget, SoftPrompt, read_prompt
+from ..prompts.formats import SoftPrompt, read_prompt
 from ..report import CANCELLED, FINISHED, RETUNE_STARTS, SCRATCH, HeadStart, Report, Row, RowKind
 from ..training.tuning import TuningSettings, dev_accuracy, tune
 from ..transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
 from ..transfer.vocab import VocabSettings
+from .settings import JobError, RunSettings
 from .store import RunFolder, writer_identity
 
 
-class JobError(RecyclerError):
-    """A job file or job setting that cannot be used."""
+@dataclass(kw_only=True)
+class Job(RunSettings):
+    """Everything one comparison run needs: the run settings, and paths and names as the user gave them.
 
-
-@dataclass
-class Job:
-    """Everything one comparison run needs. Paths and names as the user gave them.
-
-    ``label_words`` is a spec string as on the command line (``negative,positive`` or ``neg=bad,pos=good``; each word
-    gets one leading space) or a list of words used exactly as given. ``target_prompt`` is a prompt already tuned on
-    the target (for this task): scored as the upper bound instead of, or beside, re-tuning. ``few_shot`` > 0 adds the
-    few-shot pick: the recycled prompt (each method's, as recycled or at the target vocabulary's norm) most accurate
-    on that many labelled train examples of the target; it is a row of its own kind, never mixed with data-free ones.
+    ``target_prompt`` is a prompt already tuned on the target (for this task): scored as the upper bound instead of,
+    or beside, re-tuning. ``few_shot`` > 0 adds the few-shot pick: the recycled prompt (each method's, as recycled or
+    at the target vocabulary's norm) most accurate on that many labelled train examples of the target; it is a row of
+    its own kind, never mixed with data-free ones. Each field's default and help are what the CLI's help and the
+    window's widgets show (``core.fields``).
     """
 
-    source: str
-    target: str
-    prompt: str
-    task: str = "movie-reviews"
-    prompt_key: str | None = None
-    text_column: str | None = None
-    label_column: str | None = None
-    label_words: str | list[str] | None = None
-    template: str | None = None
-    methods: list[str] = field(default_factory=lambda: ["all"])
-    method_params: dict[str, dict[str, Any]] = field(default_factory=dict)
-    baselines: list[str] = field(default_factory=lambda: ["all"])
-    offset: int = 1000
-    num_words: int | None = 4000
-    eval_size: int = 200
-    batch_size: int = 16
-    score_source: bool = True
-    target_prompt: str | None = None
-    few_shot: int = 0
-    retune_steps: int = 0
-    retune_from: list[str] = field(default_factory=lambda: list(RETUNE_STARTS))
-    retune_learning_rate: float = 0.3
-    retune_eval_every: int = 25
-    retune_eval_size: int = 200
-    device: str = "auto"
-    dtype: str = "float32"
-    seed: int = 0
+    source: str = setting(help="model the prompt was trained on")
+    target: str = setting(help="model to recycle the prompt to")
+    prompt: str = setting(help="the prompt file or PEFT adapter folder")
+    prompt_key: str | None = setting(None, "tensor to use when the prompt file holds several")
+    methods: list[str] = setting(factory=lambda: ["all"], help="recycling methods, or all")
+    method_params: dict[str, dict[str, Any]] = setting(factory=dict, help="parameters by method")
+    baselines: list[str] = setting(factory=lambda: ["all"], help="baselines on the target, or all")
+    offset: int = setting(1000, "skip this many most frequent shared words")
+    num_words: int | None = setting(4000, "fit on this many shared words, or all")
+    eval_size: int = setting(200, "test examples scored per prompt and baseline")
+    score_source: bool = setting(True, "score the source prompt on the source model")
+    target_prompt: str | None = setting(
+        None, "a prompt already tuned on the target for this task: scored as the upper bound (cheaper than re-tuning)"
+    )
+    few_shot: int = setting(
+        0, f"few-shot mode, reported apart: also pick the recycled prompt most accurate on this many (at most "
+           f"{MAX_SHOTS}) labelled train examples of the target; 0: data-free only"
+    )
+    retune_steps: int = setting(0, "re-tune on the target for this many steps; 0: no re-tuning")
+    retune_from: list[str] = setting(
+        factory=lambda: list(RETUNE_STARTS), help="re-tune from scratch and/or from the best recycled prompt"
+    )
+    retune_learning_rate: float = setting(0.3, "Adam learning rate while re-tuning")
+    retune_eval_every: int = setting(25, "dev evaluation interval while re-tuning, in steps")
+    retune_eval_size: int = setting(200, "dev examples per evaluation while re-tuning")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,16 +140,14 @@ class _Run:
         prompt = read_prompt(job.prompt, key=job.prompt_key)
         for reference in (job.source, job.target):
             fetch_if_zoo_model(reference, self.emit, self.cancel)
-        source, target = open_checkpoint(job.source), open_checkpoint(job.target)
+        source, target = (open_checkpoint(reference, events=self.emit, cancel=self.cancel)
+                          for reference in (job.source, job.target))
         check_prompt_fits_source(prompt, source)
         tuned_on_target = None
         if job.target_prompt:
             tuned_on_target = read_prompt(job.target_prompt)
             check_prompt_fits_source(tuned_on_target, target, role="target")
-        task = load_task(
-            job.task, text_column=job.text_column, label_column=job.label_column, label_words=job.label_words,
-            template=job.template, seed=job.seed,
-        )
+        task = job.load_task()
         self.folder = RunFolder.create(job.as_dict())
         self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
         self.report.task = task.describe()
@@ -189,9 +183,7 @@ class _Run:
             params=job.method_params, events=self.emit, cancel=self.cancel,
         )
         self.report.vocabulary = recycled.vocabulary.as_dict()
-        examples = task.test[: job.eval_size]
-        texts = [task.render(e.text) for e in examples]
-        gold = torch.tensor([e.label for e in examples])
+        texts, gold = task.texts_and_labels("test", job.eval_size)
         self._on_target(
             job, target, prompt.num_tokens, task, baselines, recycled.recycled, tuned_on_target, texts, gold
         )
@@ -208,9 +200,6 @@ class _Run:
         scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=job.batch_size)
         # the loaded model already holds the table: no second read of the weights for the baselines
         table = scorer.embed.weight.detach().float().cpu() * target.layout.scale
-        peft_target = PeftTarget(
-            base_model=target.reference, task_type="SEQ_2_SEQ_LM" if target.family == ENCODER_DECODER else "CAUSAL_LM"
-        )
 
         def score(name: str, kind: RowKind, rows: torch.Tensor | None, what: str | None = None, **details: Any) -> Row:
             self.cancel.check()
@@ -219,7 +208,7 @@ class _Run:
             return _row(name, kind, target.name, scores, gold, **details)
 
         def stored(prompt: SoftPrompt, folder: str) -> str:
-            return self.folder.save_prompt(prompt, folder, peft_target)
+            return self.folder.save_prompt(prompt, folder, target.peft_target)
 
         for name in baselines:
             if name == "no-prompt":

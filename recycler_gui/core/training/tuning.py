@@ -19,6 +19,7 @@ from ..errors import RecyclerError
 from ..evaluation.baselines import class_label_prompt, random_prompt, text_prompt
 from ..evaluation.scoring import Scorer, classification_metrics
 from ..events import CancelToken, EventSink, Log, Point, Progress, Stage, ignore_events
+from ..fields import setting
 from ..prompts.formats import PromptMeta, SoftPrompt
 
 INITS = ("class-label", "random", "text:WORDS")
@@ -30,20 +31,24 @@ class TuningError(RecyclerError):
 
 @dataclass(frozen=True)
 class TuningSettings:
-    """How to tune. ``init`` is class-label, random or ``text:some words``; ignored when a start prompt is given."""
+    """How to tune. ``init`` is class-label, random or ``text:some words``; ignored when a start prompt is given.
+    ``max_norm`` keeps every row no longer than that many times the model's mean vocabulary row norm ("recyclable"
+    prompts). Each field's default and help are what ``tune --help`` shows (``core.fields``)."""
 
-    steps: int = 100
-    prompt_length: int = 20
-    learning_rate: float = 0.3
-    batch_size: int = 16
-    eval_every: int = 25
-    eval_size: int = 200
-    patience: int | None = None
-    init: str = "class-label"
-    seed: int = 0
-    bf16: bool = True
-    max_norm: float | None = None
-    """Keep every row no longer than this many times the model's mean vocabulary row norm ("recyclable" prompts)."""
+    steps: int = setting(100, "training steps")
+    prompt_length: int = setting(20, "virtual tokens")
+    learning_rate: float = setting(0.3, "Adam learning rate")
+    batch_size: int = setting(16, "training examples per step")
+    eval_every: int = setting(25, "dev evaluation interval in steps")
+    eval_size: int = setting(200, "dev examples per evaluation")
+    patience: int | None = setting(None, "stop after this many evaluations without dev gain")
+    init: str = setting("class-label", f"the start prompt: {', '.join(INITS)}")
+    seed: int = setting(0, "seed for the start prompt and the batch order")
+    bf16: bool = setting(True, "bfloat16 autocast while training, where the device has it")
+    max_norm: float | None = setting(
+        None, "recyclable prompt: keep every row within this many times the model's mean vocabulary row norm (e.g. "
+              "1.5); costs some source accuracy, keeps the prompt where recyclers work"
+    )
 
     def check(self) -> None:
         if self.steps < 0 or self.prompt_length < 1 or self.batch_size < 1 or self.eval_every < 1:
@@ -101,9 +106,8 @@ def _cpu_has_bf16() -> bool:
 
 def dev_accuracy(scorer: Scorer, task: Task, rows: torch.Tensor | None, eval_size: int, cancel: CancelToken) -> float:
     """Accuracy on the first ``eval_size`` dev examples."""
-    examples = task.dev[:eval_size]
-    scores = scorer.score([task.render(e.text) for e in examples], rows, cancel=cancel)
-    return classification_metrics(scores, torch.tensor([e.label for e in examples])).accuracy
+    texts, gold = task.texts_and_labels("dev", eval_size)
+    return classification_metrics(scorer.score(texts, rows, cancel=cancel), gold).accuracy
 
 
 def tune(

@@ -32,6 +32,10 @@ class Recycler(ABC):
     defaults: ClassVar[dict[str, Any]] = {"norm": "keep"}
     apply_params: ClassVar[frozenset[str]] = frozenset({"norm"})
     """Parameters read only when applying the fitted state, so one fit serves every value of them."""
+    main_parameter: ClassVar[str] = "norm"
+    """The parameter the window offers beside the method; the others keep their defaults (or come from a job file)."""
+    colour: ClassVar[str | None] = None
+    """The method's colour in every plot; None gives a stable colour made from its name."""
 
     def __init__(self, seed: int = 0, **params: Any) -> None:
         unknown = set(params) - set(self.defaults)

@@ -22,6 +22,8 @@ class KernelMix(Recycler):
 
     name = "kernel"
     summary = "convex mix of the nearest words, same mix of target words (ours)"
+    colour = "#8c564b"
+    main_parameter = "top_k"
     defaults: ClassVar[dict[str, Any]] = {"norm": "keep", "top_k": 32, "temperature": 0.05}
     apply_params: ClassVar[frozenset[str]] = frozenset({"norm", "top_k", "temperature"})
 

@@ -17,6 +17,7 @@ class LinearCombination(Recycler):
 
     name = "lin-comb"
     summary = "prompt as a mix of source words, same mix of target words (paper)"
+    colour = "#9467bd"
 
     def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:
         self.state.update(source_support=source, target_support=target)

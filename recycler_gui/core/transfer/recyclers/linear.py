@@ -18,6 +18,7 @@ class V2VLinear(Recycler):
 
     name = "v2v-lin"
     summary = "least-squares linear map fitted on word vectors (paper)"
+    colour = "#1f77b4"
 
     def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:
         weight = torch.linalg.lstsq(source, target, driver="gelsd").solution
@@ -44,6 +45,7 @@ class RidgeLinear(Recycler):
 
     name = "ridge"
     summary = "centred ridge map, ridge picked on held-out words, rows at the target's norm (ours)"
+    colour = "#d62728"
     defaults: ClassVar[dict[str, Any]] = {"norm": "target", "holdout": 0.1}
 
     def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:

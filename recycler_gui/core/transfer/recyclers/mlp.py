@@ -16,6 +16,8 @@ class V2VNetwork(Recycler):
 
     name = "v2v-nn"
     summary = "two-layer MLP fitted on word vectors (paper)"
+    colour = "#ff7f0e"
+    main_parameter = "epochs"
     defaults: ClassVar[dict[str, Any]] = {"norm": "keep", "epochs": 25, "batch_size": 50, "learning_rate": 3e-4}
 
     def _network(self, source_dim: int, target_dim: int) -> nn.Sequential:

@@ -23,6 +23,7 @@ class Procrustes(Recycler):
 
     name = "procrustes"
     summary = "orthogonal map between centred, scaled spaces, rows at the target's norm (ours)"
+    colour = "#17becf"
     defaults: ClassVar[dict[str, Any]] = {"norm": "target"}
 
     def _fit(self, source: torch.Tensor, target: torch.Tensor, events: EventSink, cancel: CancelToken) -> None:

@@ -21,6 +21,8 @@ class RelativeSpace(Recycler):
 
     name = "relative"
     summary = "match cosine similarities to shared anchor words (PTfer-style, ours)"
+    colour = "#bcbd22"
+    main_parameter = "steps"
     defaults: ClassVar[dict[str, Any]] = {"norm": "relative", "top_k": 512, "steps": 300, "learning_rate": 0.05}
     apply_params: ClassVar[frozenset[str]] = frozenset({"norm", "top_k", "steps", "learning_rate"})
 

@@ -1,0 +1,113 @@
+"""``compare``: recycle a prompt and score it on the target beside baselines and re-tuned prompts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..core.evaluation.baselines import BASELINES
+from ..core.fields import help_of
+from ..core.report import CANCELLED, RETUNE_STARTS, Report, shown_columns
+from ..core.runs.pipeline import Job
+from ..core.runs.settings import JobError
+from ..core.transfer.recyclers import RECYCLERS
+from .common import (
+    EXIT_CANCELLED,
+    TerminalEvents,
+    add_command,
+    add_setting,
+    format_table,
+    num_words,
+    run_options,
+    run_settings,
+)
+
+COMPARE_EPILOG = """\
+A job file (--job, JSON or TOML) holds the same settings by their long names with underscores (source, target,
+prompt, task, methods, baselines, retune_steps, eval_size, ...); flags given on the command line override it.
+
+Rows: each baseline (no-prompt; random: mean of 3 seeds; class-label), each recycled prompt, the prompts re-tuned on
+the target (with --retune-steps), and the source prompt on the source model. For a recycled prompt:
+  vs best baseline  accuracy minus the best baseline's accuracy
+  success           beats every baseline
+  gap closed        share of the way from the best baseline to the prompt re-tuned from scratch
+
+Each run is stored under the user data folder (see `prompt-recycler runs`) as it goes; --json prints the report.
+"""
+
+_FLAGS = ("source", "target", "prompt", "prompt_key", "methods", "baselines", "retune_steps", "retune_from",
+          "target_prompt", "few_shot", "eval_size", "offset", "num_words", "score_source")
+"""The Job fields compare has flags for, besides the run settings."""
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    compare = add_command(
+        commands, "compare", [common, run_options()], _cmd_compare,
+        "recycle a prompt and compare it on the target with baselines and re-tuning",
+        "Recycles with each method, scores every recycled prompt and baseline on the target's test split, scores "
+        "the source prompt on the source, and optionally re-tunes on the target.",
+        COMPARE_EPILOG,
+    )
+    compare.add_argument("--job", type=Path, help="a JSON or TOML job file")
+    for name in ("source", "target", "prompt", "target_prompt"):
+        add_setting(compare, Job, name)
+    add_setting(compare, Job, "prompt_key", "--key")
+    add_setting(compare, Job, "methods", "--method", action="append", metavar="NAME",
+                help=f"recycler, repeatable: {', '.join(RECYCLERS)} or all (default all)")
+    add_setting(compare, Job, "baselines", "--baseline", action="append", metavar="NAME",
+                help=f"baseline, repeatable: {', '.join(BASELINES)} or all (default all)")
+    for name in ("retune_steps", "eval_size", "offset"):
+        add_setting(compare, Job, name, type=int)
+    add_setting(compare, Job, "few_shot", type=int, metavar="K")
+    add_setting(compare, Job, "retune_from", action="append", choices=RETUNE_STARTS,
+                help=f"{help_of(Job, 'retune_from')} (default both)")
+    add_setting(compare, Job, "num_words", type=num_words)
+    compare.add_argument("--no-source", dest="score_source", action="store_false", default=None,
+                         help="do not score the source prompt on the source model")
+
+
+def job_from_args(args: argparse.Namespace) -> Job:
+    """The job file's settings (if any) overridden by the flags given."""
+    values: dict[str, Any] = Job.from_file(args.job).as_dict() if args.job else {}
+    values.update(run_settings(args))
+    values.update({name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None})
+    missing = [flag for flag in ("source", "target", "prompt") if not values.get(flag)]
+    if missing:
+        raise JobError(f"no {', '.join('--' + m for m in missing)} given", "name them as flags or in a --job file")
+    return Job.from_dict(values)
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..core.runs.pipeline import run
+
+    return print_report(run(job_from_args(args), events=TerminalEvents()), args.json)
+
+
+def print_report(report: Report, as_json: bool) -> int:
+    """Print a finished or cancelled comparison as a table (or JSON); return the exit code."""
+    print(report.to_json() if as_json else report_table(report))
+    if report.status == CANCELLED:
+        print("cancelled: the rows above finished and are stored", file=sys.stderr)
+        return EXIT_CANCELLED
+    return 0
+
+
+def report_table(report: Report) -> str:
+    """The comparison table (the window's columns) and its summary lines."""
+    columns = shown_columns(report.rows)
+    lines = [format_table([c.title for c in columns], [[c.text(row) for c in columns] for row in report.rows])]
+    if report.success_rate is not None:
+        lines.append(f"recycled successfully (beats every baseline): {100 * report.success_rate:.0f}% of methods")
+    head = report.head_start
+    if head:
+        saved = head.steps_saved
+        lines.append(
+            f"head start from {head.method}: reached the from-scratch best dev accuracy "
+            f"({100 * head.scratch_best_dev_accuracy:.1f}%, step {head.scratch_best_step}) "
+            + (f"at step {head.recycled_steps_to_match}: {saved} steps saved" if saved is not None else "never")
+        )
+    if report.path:
+        lines.append(f"run stored in {report.path}")
+    return "\n".join(lines)

@@ -1,0 +1,45 @@
+"""``runs``: the stored comparison runs, to list, show or delete."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from .common import format_table
+from .compare import report_table
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    runs = commands.add_parser("runs", parents=[common], help="list, show or delete stored comparison runs",
+                               description="Stored comparison runs, newest first.")
+    runs.add_argument("--show", metavar="ID", help="print one run's table")
+    runs.add_argument("--delete", metavar="ID", help="delete one run and its files")
+    runs.add_argument("--json", action="store_true", help="print JSON")
+    runs.set_defaults(handler=_cmd_runs)
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from ..core.runs.store import delete_run, list_runs, open_run
+
+    if args.delete:
+        delete_run(args.delete)
+        print(f"deleted run {args.delete}")
+        return 0
+    if args.show:
+        report = open_run(args.show).load_report()
+        print(report.to_json() if args.json else report_table(report))
+        return 0
+    runs = list_runs()
+    if args.json:
+        print(json.dumps(runs, indent=2))
+    elif not runs:
+        print("no stored runs yet: `prompt-recycler compare ...` makes one")
+    else:
+        print(format_table(
+            ["id", "status", "source", "target", "rows"],
+            [[r["id"], r["status"] or "-", Path(r["job"]["source"]).name, Path(r["job"]["target"]).name,
+              str(r["rows"])] for r in runs],
+        ))
+    return 0
