@@ -8,8 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from recycler_gui.core.errors import CorruptFileError
 from recycler_gui.core.events import Cancelled, CancelToken, Point
-from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler, RecyclerParameterError, recycler_class
+from recycler_gui.core.transfer.recyclers import RECYCLERS, RecyclerParameterError, recycler_class
 
 
 def _linear_world(words: int = 600, source_dim: int = 24, target_dim: int = 40, seed: int = 0):
@@ -105,11 +106,14 @@ def test_save_and_load_give_the_same_outputs(method: str, tmp_path: Path) -> Non
     source, _, target, prompt = _linear_world(words=200)
     fitted = recycler_class(method)(seed=4).fit(source, target)
     fitted.save(tmp_path / "fitted.safetensors")
-    loaded = Recycler.load(tmp_path / "fitted.safetensors")
+    loaded = recycler_class(method).load(tmp_path / "fitted.safetensors")
     assert (loaded.name, loaded.seed, loaded.params, loaded.loss_history) == (
         method, 4, fitted.params, fitted.loss_history,
     )
     torch.testing.assert_close(loaded(prompt), fitted(prompt))
+    other = next(cls for name, cls in RECYCLERS.items() if name != method)
+    with pytest.raises(CorruptFileError, match=f"holds a fitted {method}, not {other.name}"):
+        other.load(tmp_path / "fitted.safetensors")
 
 
 def test_the_same_seed_gives_the_same_recycler_and_another_seed_does_not() -> None:

@@ -108,7 +108,7 @@ def recycle(
         started = time.perf_counter()
         cached = use_cache and file.is_file()
         if cached:
-            recycler.take_fit(Recycler.load(file))
+            recycler.take_fit(type(recycler).load(file))
             recycler.report_loss(events)
         else:
             recycler.fit(source_words, target_words, events, cancel)

@@ -140,14 +140,14 @@ class Recycler(ABC):
 
     @classmethod
     def load(cls, path: Path) -> Recycler:
-        """Read a recycler written by ``save`` (any registered method)."""
-        from . import recycler_class
-
+        """Read a recycler of this class written by ``save`` (``RidgeLinear.load(path)``)."""
         try:
             with safe_open(str(path), framework="pt") as handle:
                 header = handle.metadata() or {}
                 state = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
-            recycler = recycler_class(header["method"])(seed=int(header["seed"]), **json.loads(header["params"]))
+            if header["method"] != cls.name:
+                raise ValueError(f"it holds a fitted {header['method']}, not {cls.name}")
+            recycler = cls(seed=int(header["seed"]), **json.loads(header["params"]))
             recycler.loss_history = json.loads(header["loss_history"])
         except (OSError, ValueError, KeyError) as error:
             raise CorruptFileError(
