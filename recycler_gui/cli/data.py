@@ -6,7 +6,9 @@ import argparse
 import json
 from typing import Any
 
-from .common import EXIT_USER_ERROR, TerminalEvents, add_command
+from ..core.fields import default_of
+from ..core.runs.settings import RunSettings
+from .common import EXIT_USER_ERROR, TerminalEvents, add_command, add_setting
 
 DATA_SHOW_EPILOG = """\
 label words (--label-words):
@@ -48,11 +50,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         epilog=DATA_SHOW_EPILOG,
     )
     show.add_argument("task", metavar="TASK")
-    show.add_argument("--text-column", help="column holding the text (files only; default: text)")
-    show.add_argument("--label-column", help="column holding the label (files only; default: label)")
-    show.add_argument("--label-words", metavar="WORDS", help="one word per label: 'bad,good' or 'neg=bad,pos=good'")
-    show.add_argument("--template", help="input template with a {text} slot; \\n for a line break")
-    show.add_argument("--seed", type=int, default=0, help="seed of the 80/10/10 split (default 0)")
+    for name in ("text_column", "label_column", "template"):
+        add_setting(show, RunSettings, name)
+    add_setting(show, RunSettings, "label_words", metavar="WORDS")
+    add_setting(show, RunSettings, "seed", type=int, default=default_of(RunSettings, "seed"))
     show.add_argument("--json", action="store_true", help="print one JSON object (keys below)")
 
 

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..core.fields import default_of
 from ..core.prompts.formats import FORMATS
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
-from .common import TerminalEvents, add_command, num_words
+from ..core.transfer.vocab import VocabSettings
+from .common import TerminalEvents, add_command, add_setting, num_words
 
 RECYCLE_EPILOG = "methods:\n" + "".join(
     f"  {name:<11} {cls.summary}{' [default]' if name == RECOMMENDED else ''}\n" for name, cls in RECYCLERS.items()
@@ -38,10 +40,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     recycle.add_argument("--out", required=True, type=Path, help="folder for the recycled prompts")
     recycle.add_argument("--format", choices=FORMATS, default="peft", help="output format (default: peft)")
-    recycle.add_argument("--offset", type=int, default=1000, help="skip this many most frequent shared words")
-    recycle.add_argument(
-        "--num-words", type=num_words, default=4000, help="fit on this many shared words, or all (default 4000)"
-    )
+    add_setting(recycle, VocabSettings, "offset", type=int, default=default_of(VocabSettings, "offset"))
+    add_setting(recycle, VocabSettings, "num_words", type=num_words, default=default_of(VocabSettings, "num_words"))
     recycle.add_argument("--norm", choices=NORM_MODES, help="override every method's row-length rule")
     recycle.add_argument("--seed", type=int, default=0, help="seed for fitting (default 0)")
     recycle.add_argument(
@@ -54,7 +54,6 @@ def _cmd_recycle(args: argparse.Namespace) -> int:
     from ..core.models.checkpoints import open_checkpoint
     from ..core.prompts.formats import read_prompt, write_prompt
     from ..core.transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
-    from ..core.transfer.vocab import VocabSettings
 
     methods = resolve_methods(args.method or [RECOMMENDED])
     prompt = read_prompt(args.prompt, key=args.key)

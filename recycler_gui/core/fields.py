@@ -21,6 +21,14 @@ def setting(default: Any = MISSING, help: str = "", *, factory: Callable[[], Any
     return field(default=default, metadata={HELP: help})
 
 
+def same_as(cls: type, name: str) -> Any:
+    """A field with the default and help of setting ``name`` of ``cls`` (one setting passed on to another)."""
+    found = _field(cls, name)
+    if found.default_factory is not MISSING:
+        return setting(help=found.metadata.get(HELP, ""), factory=found.default_factory)
+    return setting(found.default, found.metadata.get(HELP, ""))
+
+
 def _field(cls: type, name: str) -> Field:
     return next(f for f in fields(cls) if f.name == name)
 

@@ -25,7 +25,7 @@ from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prom
 from ..evaluation.few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
 from ..evaluation.scoring import Scorer, classification_metrics
 from ..events import Cancelled, CancelToken, EventSink, Log, Point, Result, Stage, ignore_events, retune_series
-from ..fields import setting
+from ..fields import same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
 from ..prompts.formats import SoftPrompt, read_prompt
@@ -55,8 +55,8 @@ class Job(RunSettings):
     methods: list[str] = setting(factory=lambda: ["all"], help="recycling methods, or all")
     method_params: dict[str, dict[str, Any]] = setting(factory=dict, help="parameters by method")
     baselines: list[str] = setting(factory=lambda: ["all"], help="baselines on the target, or all")
-    offset: int = setting(1000, "skip this many most frequent shared words")
-    num_words: int | None = setting(4000, "fit on this many shared words, or all")
+    offset: int = same_as(VocabSettings, "offset")
+    num_words: int | None = same_as(VocabSettings, "num_words")
     eval_size: int = setting(200, "test examples scored per prompt and baseline")
     score_source: bool = setting(True, "score the source prompt on the source model")
     target_prompt: str | None = setting(
@@ -70,9 +70,9 @@ class Job(RunSettings):
     retune_from: list[str] = setting(
         factory=lambda: list(RETUNE_STARTS), help="re-tune from scratch and/or from the best recycled prompt"
     )
-    retune_learning_rate: float = setting(0.3, "Adam learning rate while re-tuning")
-    retune_eval_every: int = setting(25, "dev evaluation interval while re-tuning, in steps")
-    retune_eval_size: int = setting(200, "dev examples per evaluation while re-tuning")
+    retune_learning_rate: float = same_as(TuningSettings, "learning_rate")
+    retune_eval_every: int = same_as(TuningSettings, "eval_every")
+    retune_eval_size: int = same_as(TuningSettings, "eval_size")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..errors import RecyclerError
+from ..fields import setting
 
 MIN_WORDS = 32
 _ALPHABETIC = re.compile(r"[A-Za-z]+")
@@ -29,8 +30,8 @@ class VocabularyError(RecyclerError):
 class VocabSettings:
     """Which shared words to fit on: skip the ``offset`` most frequent, then take ``num_words`` (None: all)."""
 
-    offset: int = 1000
-    num_words: int | None = 4000
+    offset: int = setting(1000, "skip this many most frequent shared words")
+    num_words: int | None = setting(4000, "fit on this many shared words, or all")
 
     def key(self) -> str:
         return f"offset={self.offset},num_words={self.num_words or 'all'}"
