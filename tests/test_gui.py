@@ -12,6 +12,7 @@ from tiny_models import write_toy_task
 
 from recycler_gui.core.events import Result
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.report import FINISHED, Report
 from recycler_gui.core.runs.store import list_runs, open_run
 from recycler_gui.gui.main_window import MainWindow
 
@@ -103,6 +104,24 @@ def test_export_writes_files_the_engine_reads_back(
     (tmp_path / "plots").mkdir()
     window.export_plots()
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["accuracy.png", "fit-loss.png", "retuning.png"]
+
+
+def test_exports_never_go_over_the_runs_inputs_and_failures_are_dialogs(
+    window: MainWindow, tmp_path: Path, dialogs: list[str]
+) -> None:
+    task = write_toy_task(tmp_path)
+    before = task.read_bytes()
+    window.report = Report(job={"task": str(task)}, status=FINISHED)
+    window.export_report_to(task)
+    assert task.read_bytes() == before
+    window.export_prompt_to(_prompt(tmp_path), task, "npy")
+    assert task.read_bytes() == before
+    (tmp_path / "notes.txt").write_text("mine")
+    window.export_report_to(tmp_path / "notes.txt" / "report.csv")  # under a file: cannot be written
+    assert dialogs[0].startswith(f"Refusing to write {task}: it would overwrite the input")
+    assert dialogs[1].startswith(f"Refusing to replace {task}: it exists and is not an output Prompt Recycler wrote")
+    assert dialogs[2].startswith(f"Cannot write {tmp_path / 'notes.txt' / 'report.csv'}: {tmp_path / 'notes.txt'} is a")
+    assert len(dialogs) == 3
 
 
 def test_cancel_mid_run_keeps_the_finished_rows(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import struct
 from pathlib import Path
@@ -20,8 +21,8 @@ from recycler_gui.core.errors import (
     PromptShapeError,
     PromptValueError,
     UnknownFormatError,
+    WriteError,
 )
-from recycler_gui.core.prompts import formats as prompts_module
 from recycler_gui.core.prompts.formats import (
     FORMATS,
     PeftTarget,
@@ -300,13 +301,14 @@ def test_writer_refuses_a_folder_holding_an_input(tmp_path: Path) -> None:
 def test_a_failed_write_leaves_the_old_file_and_no_debris(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = write_prompt(_prompt(), tmp_path / "out.safetensors", "safetensors")
     old = target.read_bytes()
+    write_bytes = Path.write_bytes
 
-    def broken_save(*args: object, **kwargs: object) -> None:
-        Path(args[1]).write_bytes(b"half a fi")  # type: ignore[arg-type]
-        raise OSError("disk full")
+    def disk_fills_up(self: Path, data: bytes) -> int:
+        write_bytes(self, data[:9])
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(prompts_module, "save_file", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(Path, "write_bytes", disk_fills_up)
+    with pytest.raises(WriteError, match=f"the disk is full: no room to write {target}. Free some space"):
         write_prompt(SoftPrompt(torch.zeros(2, 2)), target, "safetensors")
     assert target.read_bytes() == old
     assert [p.name for p in tmp_path.iterdir()] == ["out.safetensors"]

@@ -52,13 +52,17 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _cmd_recycle(args: argparse.Namespace) -> int:
     from ..core.models.checkpoints import open_checkpoint
-    from ..core.prompts.formats import read_prompt, write_prompt
+    from ..core.prompts.formats import read_prompt, write_prompt, written_by_us
+    from ..core.storage import guard_outputs, staged_folder
     from ..core.transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
 
     methods = resolve_methods(args.method or [RECOMMENDED])
+    names = {method: method if args.format == "peft" else f"{method}.{args.format}" for method in methods}
     prompt = read_prompt(args.prompt, key=args.key)
     source, target = open_checkpoint(args.source), open_checkpoint(args.target)
     check_prompt_fits_source(prompt, source)
+    inputs = [args.prompt, *source.input_paths, *target.input_paths]
+    guard_outputs([args.out / name for name in names.values()], inputs, written_by_us)
     params = {method: {"norm": args.norm} for method in methods} if args.norm else None
     result = recycle(
         source, target, prompt, methods,
@@ -66,17 +70,15 @@ def _cmd_recycle(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache, events=TerminalEvents(),
     )
     rows = []
-    for item in result.recycled:
-        name = item.method if args.format == "peft" else f"{item.method}.{args.format}"
-        path = write_prompt(
-            item.prompt, args.out / name, args.format,
-            inputs=[args.prompt, source.path, target.path], peft_target=target.peft_target,
-        )
-        rows.append({
-            "method": item.method, "fit_seconds": round(item.fit_seconds, 4), "fit_loss": item.fit_loss,
-            "cached": item.cached, "output": str(path),
-            "row_norm_mean": round(float(item.prompt.encoder.norm(dim=1).mean()), 6),
-        })
+    with staged_folder(args.out) as stage:  # every method's output, or none of them
+        for item in result.recycled:
+            write_prompt(item.prompt, stage / names[item.method], args.format, inputs=inputs,
+                         peft_target=target.peft_target)
+            rows.append({
+                "method": item.method, "fit_seconds": round(item.fit_seconds, 4), "fit_loss": item.fit_loss,
+                "cached": item.cached, "output": str(args.out / names[item.method]),
+                "row_norm_mean": round(float(item.prompt.encoder.norm(dim=1).mean()), 6),
+            })
     if args.json:
         summary = {
             "source": source.reference, "target": target.reference, "vocabulary": result.vocabulary.as_dict(),

@@ -45,8 +45,16 @@ class AmbiguousKeyError(RecyclerError):
     """A weights file holding several candidate prompt tensors and no ``--key`` to choose."""
 
 
+class UnreadableInputError(RecyclerError):
+    """A file or folder the user named exists but cannot be read: no permission, or a failing disk."""
+
+
 class OverwriteError(RecyclerError):
-    """A write that would replace the user's input."""
+    """A write that would replace the user's input, or a file we did not write."""
+
+
+class WriteError(RecyclerError):
+    """An output that cannot be written: no permission, a read-only or full disk, a file where a folder belongs."""
 
 
 class CheckpointError(RecyclerError):

@@ -34,7 +34,7 @@ from ..core.events import Log, Point, Progress, Result, Stage
 from ..core.prompts.formats import read_prompt, write_prompt
 from ..core.report import CANCELLED, Report
 from ..core.runs.pipeline import Job
-from ..core.storage import write_text_atomic
+from ..core.storage import ensure_not_input, write_text_atomic
 from .errors import APP_TITLE, show_error
 from .history import HistoryDialog
 from .inputs import InputsPanel
@@ -335,8 +335,16 @@ class MainWindow(QMainWindow):
             self.export_report_to(Path(path))
 
     def export_report_to(self, path: Path) -> None:
+        """Write the report as JSON or CSV (by suffix), never over one of the run's inputs; errors become dialogs."""
         text = self.report.to_json() if path.suffix.lower() == ".json" else self.report.to_csv()
-        write_text_atomic(path, text)
+        job = self.report.job
+        inputs = [Path(job[key]) for key in ("source", "target", "prompt", "task", "target_prompt") if job.get(key)]
+        try:
+            ensure_not_input(path, [given for given in inputs if given.exists()])
+            write_text_atomic(path, text)
+        except RecyclerError as error:
+            show_error(self, error)
+            return
         self.log.appendPlainText(f"exported the report to {path}")
 
     def export_plots(self) -> None:

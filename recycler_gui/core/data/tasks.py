@@ -429,9 +429,11 @@ def _read_json_lines(text: str, name: str) -> tuple[list[str], list[tuple[int, d
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:  # also numbers of over 4300 digits, nesting past the limit
+            detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else (
+                "nested too deeply" if isinstance(error, RecursionError) else str(error).split(";")[0])
             raise TaskError(
-                f"line {number} of {name} is not valid JSON ({error.msg} at column {error.colno})",
+                f"line {number} of {name} is not valid JSON ({detail})",
                 "fix or drop that line: a JSON Lines file holds one JSON object per line",
             ) from error
         if not isinstance(row, dict):

@@ -41,7 +41,7 @@ from ..errors import (
 )
 from ..events import CancelToken, EventSink, Stage, ignore_events
 from ..prompts.formats import CAUSAL_TASK, SEQ2SEQ_TASK, PeftTarget
-from ..storage import cache_dir, write_text_atomic
+from ..storage import cache_dir, read_error, write_text_atomic
 from . import hub
 from .devices import device_map_for, resolve_device, resolve_dtype
 from .hub import BIN, BIN_INDEX, CONFIG, DOWNLOAD_SETTING, SAFETENSORS, SAFETENSORS_INDEX, TOKENIZER_FILES
@@ -80,6 +80,12 @@ class Checkpoint:
 
     def __repr__(self) -> str:
         return f"Checkpoint({self.reference!r}, {self.family}, from {self.read_from})"
+
+    @property
+    def input_paths(self) -> list[Path]:
+        """Every path this model is read from: its folder, and the ``.gguf`` file it was converted from."""
+        given = Path(self.reference).expanduser()
+        return [self.path, *([given] if self.read_from == "gguf" and given.is_file() else [])]
 
     @property
     def name(self) -> str:
@@ -470,8 +476,11 @@ def _truncated(file: Path, error: BaseException) -> CorruptFileError:
 
 def is_gguf(path: Path) -> bool:
     """True when ``path`` is a GGUF file (by its magic bytes)."""
-    with path.open("rb") as handle:
-        return handle.read(4) == b"GGUF"
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4) == b"GGUF"
+    except OSError as error:
+        raise read_error(path, error) from error
 
 
 def file_sha256(path: Path) -> str:

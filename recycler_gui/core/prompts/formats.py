@@ -7,8 +7,12 @@ file without an extension (``encoder.prompt.prompt.prompt``) reads as well as ``
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import struct
+import tokenize
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import metadata as importlib_metadata
@@ -18,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from ..errors import (
     AmbiguousKeyError,
@@ -27,9 +31,10 @@ from ..errors import (
     NotPromptTuningError,
     PromptShapeError,
     PromptValueError,
+    RecyclerError,
     UnknownFormatError,
 )
-from ..storage import ensure_not_input, write_atomic, write_text_atomic
+from ..storage import guard_outputs, read_error, staged_folder, write_bytes_atomic, write_text_atomic
 
 FORMATS = ("peft", "npy", "safetensors", "pt")
 """Every format we read and write, by the name the CLI and GUI use."""
@@ -42,6 +47,10 @@ SEQ2SEQ_TASK = "SEQ_2_SEQ_LM"
 CAUSAL_TASK = "CAUSAL_LM"
 
 _META_FIELDS = ("source_model", "task", "init")
+OUR_MARK = ("written_by", "prompt-recycler")
+"""The metadata entry every prompt file and adapter we write carries: how an earlier output of ours is recognised."""
+MAX_CONFIG_BYTES = 1_000_000
+"""An ``adapter_config.json`` larger than this is not one (PEFT writes about 1 kB)."""
 
 
 @dataclass(frozen=True)
@@ -137,9 +146,13 @@ def detect_format(path: Path) -> str:
     if not path.exists():
         raise InputNotFoundError(f"no such file or folder: {path}", "check the path of the prompt")
     if path.is_dir():
-        if (path / PEFT_CONFIG).is_file():
+        try:
+            names = {entry.name for entry in path.iterdir()}
+        except OSError as error:
+            raise read_error(path, error) from error
+        if PEFT_CONFIG in names:
             return "peft"
-        if (path / "config.json").is_file():
+        if "config.json" in names:
             raise UnknownFormatError(
                 f"{path} is a model checkpoint, not a prompt", "pass it as the source or target model instead"
             )
@@ -149,30 +162,60 @@ def detect_format(path: Path) -> str:
         )
     if path.name == PEFT_CONFIG or (path.name in PEFT_WEIGHTS and (path.parent / PEFT_CONFIG).is_file()):
         return "peft"
-    with path.open("rb") as handle:
-        head = handle.read(16)
-    size = path.stat().st_size
+    return _file_format(path)
+
+
+def _file_format(path: Path) -> str:
+    """The format of a single prompt file, by its first bytes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+        size = path.stat().st_size
+    except OSError as error:
+        raise read_error(path, error) from error
     if not head:
         raise CorruptFileError(f"{path} is empty", "the file was not written completely; export the prompt again")
     if head.startswith(b"\x93NUMPY"):
         return "npy"
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":
+    if head.startswith(b"PK\x03\x04"):
         return "pt"
     if head.startswith(b"GGUF"):
         raise UnknownFormatError(f"{path} is a GGUF model file, not a prompt", "pass it as the source or target model")
-    if len(head) >= 9:
+    if len(head) >= 9 and head[8:9] == b"{":  # before the pickle test: a 128-byte header starts with byte 0x80 too
         header_len = struct.unpack("<Q", head[:8])[0]
-        if 2 <= header_len <= size - 8 and head[8:9] == b"{":
+        if 2 <= header_len <= size - 8:
             return "safetensors"
-        if head[8:9] == b"{":
+        if head[:1] != b"\x80":
             raise CorruptFileError(
                 f"{path} looks like a safetensors file but is shorter than its header says (truncated)",
                 "copy or export the file again",
             )
+    if head[:1] == b"\x80":
+        return "pt"
     raise UnknownFormatError(
         f"cannot tell what {path} holds: it is not a PEFT adapter, .npy, safetensors or torch file",
         "give a PEFT prompt-tuning adapter folder, a T5X .npy prompt, or a safetensors / .pt file with one tensor",
     )
+
+
+def written_by_us(path: Path | str) -> bool:
+    """Whether ``path`` is a prompt file or PEFT adapter folder Prompt Recycler wrote (its metadata has ``OUR_MARK``).
+
+    Only such outputs are ever replaced. T5X ``.npy`` files carry no metadata, so an existing ``.npy`` is never ours.
+    """
+    path = Path(path)
+    try:
+        if path.is_dir():
+            if not (path / PEFT_CONFIG).is_file():
+                return False
+            path, fmt = path / PEFT_WEIGHTS[0], "safetensors"
+        else:
+            fmt = _file_format(path)
+        if fmt not in ("safetensors", "pt"):
+            return False
+        return _read_tensor_file(path, fmt)[1].get(OUR_MARK[0]) == OUR_MARK[1]
+    except (RecyclerError, OSError):
+        return False
 
 
 # ----------------------------------------------------------------------------------------------------------- reading
@@ -194,21 +237,45 @@ def read_prompt(path: Path | str, key: str | None = None) -> SoftPrompt:
 
 
 def _read_npy(path: Path) -> SoftPrompt:
+    _check_npy_header(path)
+    try:  # float32 in native byte order, whatever float type and byte order the file used
+        array = np.array(np.load(path, allow_pickle=False), dtype=np.float32)
+    except (OSError, EOFError, ValueError) as error:  # also an empty shape whose other sizes overflow
+        raise _corrupt(path, error) from error
+    return SoftPrompt(torch.from_numpy(array), meta=PromptMeta(origin_format="npy", origin_path=str(path)))
+
+
+def _check_npy_header(path: Path) -> None:
+    """Check the header of a ``.npy`` file before its data is read: a float array whose size fits the file."""
     try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise PromptValueError(
-                f"{path} holds Python objects, not a numeric array", "save the prompt with numpy.save(float_array)"
-            ) from error
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            if version not in ((1, 0), (2, 0), (3, 0)):
+                raise ValueError(f"unknown .npy format version {version[0]}.{version[1]}")
+            length_field = handle.read(2 if version == (1, 0) else 4)
+            if int.from_bytes(length_field, "little") > size:  # numpy would allocate what the field claims
+                raise ValueError(f"the header claims {int.from_bytes(length_field, 'little'):,} bytes")
+            handle.seek(-len(length_field), io.SEEK_CUR)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(handle)
+            data_bytes = size - handle.tell()
+    except (OSError, EOFError, ValueError, TypeError, SyntaxError, tokenize.TokenError) as error:  # numpy's parser
         raise _corrupt(path, error) from error
-    except (OSError, EOFError) as error:
-        raise _corrupt(path, error) from error
-    if array.dtype.kind != "f":
+    if dtype.hasobject:
         raise PromptValueError(
-            f"{path} holds {array.dtype} values, not floating point", "save the prompt as a float32 array"
+            f"{path} holds Python objects, not a numeric array", "save the prompt with numpy.save(float_array)"
         )
-    return SoftPrompt(torch.from_numpy(np.array(array)), meta=PromptMeta(origin_format="npy", origin_path=str(path)))
+    if dtype.kind != "f":
+        raise PromptValueError(f"{path} holds {dtype} values, not floating point", "save the prompt as a float32 array")
+    claimed = math.prod(shape) * dtype.itemsize
+    if any(size < 0 for size in shape) or claimed > data_bytes:
+        raise CorruptFileError(
+            f"{path} is truncated or damaged: its .npy header claims shape {list(shape)} ({claimed:,} bytes of "
+            f"data), but only {max(data_bytes, 0):,} bytes follow the header",
+            "copy or export the file again",
+        )
 
 
 def _read_tensor_file(path: Path, fmt: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -216,13 +283,14 @@ def _read_tensor_file(path: Path, fmt: str) -> tuple[dict[str, torch.Tensor], di
         try:
             with safe_open(str(path), framework="pt") as handle:
                 return {name: handle.get_tensor(name) for name in handle.keys()}, dict(handle.metadata() or {})  # noqa: SIM118
-        except (SafetensorError, OSError, ValueError) as error:
+        except (SafetensorError, OSError, ValueError, TypeError) as error:
             raise _corrupt(path, error) from error
     try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols before failing on damaged files
+            warnings.simplefilter("ignore")
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        text = str(error)
-        if "weights_only" in text or "Unsupported global" in text:
+        if "Unsupported global" in str(error):
             raise UnknownFormatError(
                 f"{path} holds Python objects besides tensors, which we do not unpickle for safety",
                 "save just the prompt tensor (torch.save(prompt_tensor, path)) or a dict of tensors",
@@ -243,9 +311,12 @@ def _flatten_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
     return found
 
 
-def _corrupt(path: Path, error: BaseException) -> CorruptFileError:
+def _corrupt(path: Path, error: BaseException) -> RecyclerError:
+    if isinstance(error, PermissionError):
+        return read_error(path, error)
+    detail = " ".join(str(error).split())[:300]  # one line, however many the library used
     return CorruptFileError(
-        f"{path} cannot be read; it may be truncated or damaged ({type(error).__name__}: {error})",
+        f"{path} cannot be read; it may be truncated or damaged ({type(error).__name__}: {detail})",
         "copy or export the file again",
     )
 
@@ -310,21 +381,26 @@ def _read_peft(folder: Path) -> SoftPrompt:
     table = tensors[PEFT_KEY]
     task_type = config.get("task_type")
     default_halves = 2 if task_type == SEQ2SEQ_TASK else 1
-    halves = int(config.get("num_transformer_submodules") or default_halves)
+    halves = config.get("num_transformer_submodules") or default_halves
     tokens = config.get("num_virtual_tokens")
     if table.dim() != 2:
         raise PromptShapeError(
             f"{weights} stores '{PEFT_KEY}' with shape {list(table.shape)}, not [rows, width]",
             "export the adapter again with PEFT",
         )
-    if tokens is not None and table.shape[0] != int(tokens) * halves:
+    if halves not in (1, 2):
+        raise CorruptFileError(
+            f"{folder / PEFT_CONFIG} says num_transformer_submodules={halves!r}; a prompt has 1 or 2 halves",
+            "restore the file PEFT wrote, or export the adapter again",
+        )
+    if tokens is not None and table.shape[0] != tokens * halves:
         raise PromptShapeError(
             f"{weights} has {table.shape[0]} prompt rows but its config says num_virtual_tokens={tokens} x "
-            f"num_transformer_submodules={halves} = {int(tokens) * halves}",
+            f"num_transformer_submodules={halves} = {tokens * halves}",
             "the weights and adapter_config.json come from different adapters; keep the pair PEFT saved together",
         )
     token_dim = config.get("token_dim")
-    if token_dim is not None and table.shape[1] != int(token_dim):
+    if token_dim is not None and table.shape[1] != token_dim:
         raise PromptShapeError(
             f"{weights} has rows of width {table.shape[1]} but its config says token_dim={token_dim}",
             "the weights and adapter_config.json come from different adapters; keep the pair PEFT saved together",
@@ -349,13 +425,26 @@ def read_peft_config(folder: Path) -> dict[str, Any]:
     """Read and check a PEFT ``adapter_config.json``; only prompt-tuning adapters pass."""
     config_path = Path(folder) / PEFT_CONFIG
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        with config_path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+    except OSError as error:
+        raise read_error(config_path, error) from error
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise CorruptFileError(f"{config_path} is over {MAX_CONFIG_BYTES:,} bytes, far too large for an adapter config",
+                               "restore the file PEFT wrote, or export the adapter again")
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise CorruptFileError(
             f"{config_path} is not valid JSON ({error})", "restore the file PEFT wrote, or export the adapter again"
         ) from error
     if not isinstance(config, dict):
         raise CorruptFileError(f"{config_path} does not hold a JSON object", "restore the file PEFT wrote")
+    for name in ("num_virtual_tokens", "num_transformer_submodules", "token_dim"):
+        value = config.get(name)
+        if value is not None and (type(value) is not int or value < 1):
+            raise CorruptFileError(f"{config_path} has {name}={value!r}, not a positive whole number",
+                                   "restore the file PEFT wrote, or export the adapter again")
     peft_type = config.get("peft_type")
     if peft_type != "PROMPT_TUNING":
         kind = {"LORA": "a LoRA", "PREFIX_TUNING": "a prefix-tuning", "P_TUNING": "a P-tuning"}.get(
@@ -392,7 +481,8 @@ def write_prompt(
 ) -> Path:
     """Write ``prompt`` to ``path`` in ``fmt`` atomically and return the path written.
 
-    Refuses to overwrite the prompt's own origin or any of ``inputs``.
+    Guarded like every output (``storage.guard_outputs``): never onto, into or around the prompt's own origin or any
+    of ``inputs``, and never over an existing file or folder we did not write.
     """
     if fmt not in FORMATS:
         raise UnknownFormatError(f"unknown output format {fmt!r}", f"choose one of {', '.join(FORMATS)}")
@@ -400,7 +490,7 @@ def write_prompt(
     protected = [Path(p) for p in inputs]
     if prompt.meta.origin_path:
         protected.append(Path(prompt.meta.origin_path))
-    ensure_not_input(path, protected)
+    guard_outputs([path], protected, written_by_us)
     if fmt == "peft":
         _write_peft(prompt, path, peft_target or PeftTarget())
     elif fmt == "npy":
@@ -409,18 +499,16 @@ def write_prompt(
                 "this prompt has encoder and decoder rows, but a .npy file holds one table",
                 "export it as peft or safetensors",
             )
-        write_atomic(path, lambda tmp: _save_npy(tmp, prompt.encoder))
+        buffer = io.BytesIO()
+        np.save(buffer, prompt.encoder.numpy())
+        write_bytes_atomic(path, buffer.getvalue())
     elif fmt == "safetensors":
-        write_atomic(path, lambda tmp: save_file(_named_tables(prompt), str(tmp), metadata=_file_metadata(prompt)))
+        write_bytes_atomic(path, safetensors_bytes(_named_tables(prompt), metadata=_file_metadata(prompt)))
     else:
-        payload: dict[str, Any] = {**_named_tables(prompt), "metadata": _file_metadata(prompt)}
-        write_atomic(path, lambda tmp: torch.save(payload, tmp))
+        buffer = io.BytesIO()
+        torch.save({**_named_tables(prompt), "metadata": _file_metadata(prompt)}, buffer)
+        write_bytes_atomic(path, buffer.getvalue())
     return path
-
-
-def _save_npy(tmp: Path, table: torch.Tensor) -> None:
-    with tmp.open("wb") as handle:
-        np.save(handle, table.numpy())
 
 
 def _named_tables(prompt: SoftPrompt) -> dict[str, torch.Tensor]:
@@ -432,7 +520,7 @@ def _named_tables(prompt: SoftPrompt) -> dict[str, torch.Tensor]:
 
 def _file_metadata(prompt: SoftPrompt) -> dict[str, str]:
     values = {name: getattr(prompt.meta, name) for name in (*_META_FIELDS, "task_type")}
-    return {name: str(value) for name, value in values.items() if value}
+    return {**{name: str(value) for name, value in values.items() if value}, OUR_MARK[0]: OUR_MARK[1]}
 
 
 def _write_peft(prompt: SoftPrompt, folder: Path, target: PeftTarget) -> None:
@@ -461,15 +549,10 @@ def _write_peft(prompt: SoftPrompt, folder: Path, target: PeftTarget) -> None:
         "tokenizer_name_or_path": None,
     }
     table = torch.cat(prompt.tables(), dim=0).contiguous()
-    folder.mkdir(parents=True, exist_ok=True)
-    metadata = {"format": "pt", **_file_metadata(prompt)}
-    write_atomic(
-        folder / PEFT_WEIGHTS[0], lambda tmp: save_file({PEFT_KEY: table}, str(tmp), metadata=metadata)
-    )
-    stale = folder / PEFT_WEIGHTS[1]
-    if stale.exists():
-        stale.unlink()
-    write_text_atomic(folder / PEFT_CONFIG, json.dumps(config, indent=2) + "\n")
+    weights = safetensors_bytes({PEFT_KEY: table}, metadata={"format": "pt", **_file_metadata(prompt)})
+    with staged_folder(folder) as stage:  # weights and config arrive together or not at all
+        write_bytes_atomic(stage / PEFT_WEIGHTS[0], weights)
+        write_text_atomic(stage / PEFT_CONFIG, json.dumps(config, indent=2) + "\n")
 
 
 def _peft_version() -> str | None:

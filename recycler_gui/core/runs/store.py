@@ -119,9 +119,17 @@ def _writer_alive(writer: Any) -> bool:
 
 
 def open_run(run_id: str) -> RunFolder:
-    """A stored run by id."""
-    folder = RunFolder(runs_root() / run_id)
-    if not (folder.path / "job.json").is_file():
+    """A stored run by id: a plain folder name, looked up inside the runs folder and nowhere else."""
+    root = runs_root()
+    plain = run_id not in ("", ".", "..") and Path(run_id).name == run_id and "\\" not in run_id
+    if not plain:
+        raise InputNotFoundError(
+            f"{run_id!r} is not a run id: ids are plain names such as 20250101-120000-1a2b3c, not paths",
+            "list the runs and their ids with `prompt-recycler runs`",
+        )
+    folder = RunFolder(root / run_id)
+    inside = folder.path.resolve().parent == root.resolve() and not folder.path.is_symlink()
+    if not inside or not (folder.path / "job.json").is_file():
         raise InputNotFoundError(f"no stored run {run_id!r}", "list the runs with `prompt-recycler runs`")
     return folder
 
