@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .core.errors import RecyclerError
+from .core.errors import RecyclerError, WriteError
 from .core.resources import resource_path
-from .core.storage import write_atomic
+from .core.storage import write_bytes_atomic
 
 APP_ID = "io.github.promptrecycler.PromptRecycler"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
@@ -88,11 +88,11 @@ def install() -> list[Path]:
         for key, source in sources.items():
             target = _targets()[key]
             data = source.encode() if isinstance(source, str) else source.read_bytes()
-            write_atomic(target, lambda tmp, data=data: tmp.write_bytes(data))
+            write_bytes_atomic(target, data)
             written.append(target)
-    except OSError as error:
-        raise DesktopEntryError(f"cannot write {error.filename or data_home()} ({error.strerror or error})",
-                                "make ~/.local/share writable (or set XDG_DATA_HOME) and try again") from error
+    except WriteError as error:  # its problem names the path; the fix here is about the data folder
+        raise DesktopEntryError(error.problem, "make ~/.local/share writable (or set XDG_DATA_HOME) and try again") \
+            from error
     _refresh_caches()
     return written
 
