@@ -206,3 +206,30 @@ def test_closing_during_a_run_asks_cancels_and_waits(
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=120_000)
     assert not run.thread.isRunning()
     assert window.report.status == "cancelled"
+
+
+def test_the_window_opens_within_the_screen(qtbot, tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "big.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.resize(5000, 4000)  # remembered from a larger screen
+    first.close()
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    window.show()
+    area = window.screen().availableGeometry()
+    assert window.width() <= area.width() and window.height() <= area.height()
+    assert area.contains(window.frameGeometry())
+
+
+def test_the_accuracy_chart_has_room_at_the_default_size(window: MainWindow, qtbot) -> None:
+    from recycler_gui.core.report import Report, Row, RowKind
+
+    window.resize(1400, 900)
+    names = ["no-prompt", "random", "class-label", "v2v-lin", "v2v-nn", "lin-comb", "ridge", "procrustes"]
+    window.show_report(Report(rows=[
+        *(Row(name, RowKind.BASELINE if i < 3 else RowKind.RECYCLED, accuracy=0.5) for i, name in enumerate(names)),
+        Row("tuned on target", RowKind.TARGET_PROMPT, accuracy=0.9), Row("source prompt", RowKind.SOURCE, accuracy=0.9),
+    ]))
+    qtbot.wait(50)
+    assert window.plots.accuracy_plot.getViewBox().height() >= 150

@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+import pyqtgraph as pg
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt, QThreadPool
@@ -18,7 +19,7 @@ from recycler_gui.core.report import COLUMNS, Report, Row, RowKind
 from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
 from recycler_gui.gui.inputs import InputsPanel
-from recycler_gui.gui.plots import ExportError, PlotsPanel, method_colour
+from recycler_gui.gui.plots import SOURCE_LABEL, ExportError, PlotsPanel, method_colour
 from recycler_gui.gui.results import ResultsTable
 
 ACCURACY = next(i for i, c in enumerate(COLUMNS) if c.title == "accuracy %")
@@ -91,13 +92,31 @@ def test_rows_and_points_show_up_in_the_counts(panel: PlotsPanel) -> None:
     assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
 
 
-def test_the_retuning_plot_reads_in_percent_before_and_after_points(panel: PlotsPanel) -> None:
-    assert panel.retuning_plot.viewRange()[1] == pytest.approx([0, 100])  # not pyqtgraph's empty 0-1
+def test_the_retuning_plot_reads_0_to_100_percent_before_and_after_points(panel: PlotsPanel) -> None:
+    def y_range() -> list[float]:
+        low, high = panel.retuning_plot.viewRange()[1]
+        return [round(low), round(high)]
+
+    assert -5 <= y_range()[0] <= 0 and 100 <= y_range()[1] <= 105  # not pyqtgraph's empty 0-1
+    assert panel.retuning_idle.isVisible()  # says why it is empty
     for step, accuracy in ((0, 0.7), (25, 0.8)):
         panel.add_point("re-tune: from scratch", step, accuracy)
-    panel.retuning_plot.getViewBox().updateAutoRange()
-    low, high = panel.retuning_plot.viewRange()[1]
-    assert 50 < low < 70 and 80 < high < 100  # fitted to the curve, in percent
+    assert -5 <= y_range()[0] <= 0 and 100 <= y_range()[1] <= 105  # fixed: small gaps are not blown up
+    assert panel.retuning_plot.viewRange()[0][1] == pytest.approx(25, abs=2)
+    assert not panel.retuning_idle.isVisible()
+
+
+def test_recycled_prompts_show_on_the_retuning_plot_only_as_their_dev_accuracy_at_step_0(panel: PlotsPanel) -> None:
+    for row in _rows():
+        panel.add_row(row)
+    assert panel.point_counts()["retuning"] == 0  # test accuracies stay on the accuracy chart
+    assert not [item for item in panel.retuning_plot.items if isinstance(item, pg.InfiniteLine)]
+    panel.add_point("dev at start: ridge", 0, 0.8)
+    panel.add_point("re-tune: from ridge", 0, 0.8)
+    panel.add_point("re-tune: from ridge", 25, 0.86)
+    assert panel.point_counts()["retuning"] == 3
+    names = [label.text for _, label in panel.retuning_legend.items]
+    assert names == ["ridge (recycled, step 0)", "from ridge"]
 
 
 def test_show_report_rebuilds_every_plot(panel: PlotsPanel) -> None:
@@ -107,6 +126,48 @@ def test_show_report_rebuilds_every_plot(panel: PlotsPanel) -> None:
     assert panel.point_counts() == {"accuracy": 6, "retuning": 5, "fit_loss": 5}
     panel.show_report(Report())
     assert panel.point_counts() == {"accuracy": 0, "retuning": 0, "fit_loss": 0}
+
+
+def test_loading_a_run_twice_leaves_one_label_and_one_legend_entry_each(panel: PlotsPanel) -> None:
+    for _ in range(2):
+        panel.show_report(_report())
+    labels = [item for item in panel.accuracy_plot.items if isinstance(item, pg.TextItem)]
+    assert sorted(label.textItem.toPlainText() for label in labels) == sorted(
+        ["61.0", "72.7", "9.5", "81.0", "86.0", "89.0"]
+    )
+    assert panel.accuracy_axis.labels() == [row.name if row.kind is not RowKind.SOURCE else SOURCE_LABEL
+                                            for row in _rows()]
+    legend = [label.text for _, label in panel.accuracy_legend.items]
+    assert len(legend) == len(set(legend))
+    assert [label.text for _, label in panel.fit_legend.items] == ["v2v-nn", "ridge"]
+
+
+def test_legends_sit_beside_the_data_not_over_it(panel: PlotsPanel) -> None:
+    panel.show_report(_report())
+    QApplication.processEvents()
+    for plot, legend in ((panel.accuracy_plot, panel.accuracy_legend), (panel.retuning_plot, panel.retuning_legend),
+                         (panel.fit_plot, panel.fit_legend)):
+        data = plot.getViewBox().sceneBoundingRect()
+        assert legend.isVisible() and not legend.sceneBoundingRect().intersects(data)
+
+
+def test_the_tuned_on_target_prompt_has_its_own_colour_and_legend_entry(panel: PlotsPanel) -> None:
+    panel.show_report(Report(rows=[
+        *_rows(), Row("tuned on target", RowKind.TARGET_PROMPT, "t", accuracy=0.88),
+    ]))
+    legend = [label.text for _, label in panel.accuracy_legend.items]
+    assert "tuned on target (given)" in legend and "re-tuned on target" in legend
+    brushes = panel.bars.opts["brushes"]
+    assert brushes[-1].color() != brushes[4].color()  # not the re-tuned prompt's green
+
+
+def test_single_point_fits_at_one_place_stay_distinguishable(panel: PlotsPanel) -> None:
+    for method in ("v2v-lin", "ridge", "procrustes"):
+        panel.add_point(f"fit loss: {method}", 1, 90.0)
+    items = [panel._curve_items[f"fit loss: {m}"] for m in ("v2v-lin", "ridge", "procrustes")]
+    assert len({item.opts["symbol"] for item in items}) == 3
+    sizes = [item.opts["symbolSize"] for item in items]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]  # later ones inside earlier ones
 
 
 def test_export_writes_three_images(panel: PlotsPanel, tmp_path: Path) -> None:

@@ -40,6 +40,9 @@ FIT_LOSS_SERIES = "fit loss: "
 RETUNE_SERIES = "re-tune: "
 """Prefix of a re-tuning curve (x: step, y: dev accuracy), e.g. ``re-tune: from scratch``."""
 _RETUNE_FROM = "from "
+START_SERIES = "dev at start: "
+"""Prefix of a recycled prompt's dev accuracy before re-tuning (x: step 0), e.g. ``dev at start: ridge``: the value
+the re-tuning pick compares, and where a re-tuning curve from that prompt begins."""
 
 
 def retune_series(start: str) -> str:

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QThreadPool
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QThreadPool, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -48,6 +49,7 @@ PAPER = (
     "Lester, Yurtsever, Shakeri, Constant (2022): Reducing Retraining by Recycling Parameter-Efficient Prompts, "
     "arXiv:2208.05577"
 )
+DEFAULT_SIZE = (1400, 900)
 EXPORT_FORMATS = {
     "PEFT adapter folder (*)": "peft",
     "NumPy array (*.npy)": "npy",
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         self.report: Report | None = None
         self.last_lag: dict[str, float] | None = None
         self.close_when_stopped = False
+        self.shown_once = False
         self.meter = LoopLagMeter(50, self)
         self.stage_started = time.monotonic()
         self.stage_total: int | None = None
@@ -79,6 +82,8 @@ class MainWindow(QMainWindow):
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setPlaceholderText("Progress and messages appear here.")
         self.stage = QLabel("Ready.")
+        # long stage texts are cut, never pushing the progress bar and the ETA out of a narrower window
+        self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.eta = QLabel()
@@ -95,7 +100,7 @@ class MainWindow(QMainWindow):
     def _layout(self) -> QSplitter:
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.inputs)
-        scroll.setMinimumWidth(380)
+        scroll.setMinimumWidth(320)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -165,16 +170,35 @@ class MainWindow(QMainWindow):
             if state is not None:
                 (widget.restoreGeometry if widget is self else widget.restoreState)(state)
         if self.settings.value("window/geometry") is None:
-            self.resize(1400, 900)
-            self.splitter.setSizes([430, 970])
+            self.resize(*DEFAULT_SIZE)
+            self.splitter.setSizes([430, DEFAULT_SIZE[0] - 430])
+        self.fit_to_screen()
         if self.settings.value("window/right_splitter") is None:
-            self.right_splitter.setSizes([540, 240, 90])
+            self.right_splitter.setSizes([580, 210, 60])
         saved = self.settings.value("job/last")
         if saved:
             try:
                 self.inputs.set_job(Job.from_dict(json.loads(saved)))
             except (RecyclerError, ValueError, TypeError):
                 self.settings.remove("job/last")
+
+    def fit_to_screen(self) -> None:
+        """Keep the window within its screen's available area (a remembered or default size may not fit)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_width, extra_height = frame.width() - self.width(), frame.height() - self.height()
+        width = min(self.width(), area.width() - extra_width)
+        height = min(self.height(), area.height() - extra_height)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        left = min(max(frame.left(), area.left()), area.right() + 1 - frame.width())
+        top = min(max(frame.top(), area.top()), area.bottom() + 1 - frame.height())
+        if (left, top) != (frame.left(), frame.top()):
+            self.move(left, top)
 
     def _save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -378,6 +402,13 @@ class MainWindow(QMainWindow):
             f"<b>{APP_TITLE}</b> {__version__}<p>Carries a trained soft prompt from one language model to another "
             f"without re-training it.</p><p>Based on {PAPER}.</p><p>Apache-2.0 licence.</p>",
         )
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.shown_once:  # the frame's size is known only now
+            self.shown_once = True
+            self.fit_to_screen()
+            QTimer.singleShot(0, self.fit_to_screen)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """During a run: ask; on yes, cancel and close once the worker has stopped (the UI never blocks on it)."""

@@ -1,8 +1,9 @@
 """Live plots of a comparison run: accuracy per row, re-tuning curves on the target and the recyclers' fit losses.
 
 Rows (``Result`` events) and curve points (``Point`` events) arrive while a run goes; ``show_report`` rebuilds the same
-plots from a stored report. The plots take their colours from the application palette, so they suit light and dark
-themes, and follow it when it changes.
+plots from a stored report. Each plot keeps its legend in a column of its own beside the data, so a legend never
+covers a curve. The plots take their colours from the application palette, so they suit light and dark themes, and
+follow it when it changes.
 """
 
 from __future__ import annotations
@@ -16,26 +17,37 @@ import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.exporters import ImageExporter
 from pyqtgraph.graphicsItems.LegendItem import ItemSample
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6.QtCore import QEvent, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
-from PySide6.QtWidgets import QGridLayout, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGraphicsView, QGridLayout, QSizePolicy, QWidget
 
 from ..core.errors import RecyclerError
-from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, retune_start
+from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, START_SERIES, retune_start
 from ..core.report import SCRATCH, Report, Row, RowKind
 from ..core.transfer.recyclers import RECYCLERS
 
 EXPORT_NAMES = {"accuracy": "accuracy.png", "retuning": "retuning.png", "fit_loss": "fit-loss.png"}
+PLOTTED_SERIES = (RETUNE_SERIES, START_SERIES, FIT_LOSS_SERIES)
 
 BASELINE_GREYS = ("#8c8c8c", "#b0b0b0", "#6a6a6a")
-RECYCLED = "#3d7edb"
-RETUNED = "#2f9e44"
-SOURCE = "#e8590c"
+KIND_COLOURS = {
+    RowKind.RECYCLED: "#3d7edb",
+    RowKind.FEW_SHOT: "#3d7edb",  # a few-shot pick is a recycled prompt; its name says how it was chosen
+    RowKind.TAUGHT: "#ae3ec9",
+    RowKind.RETUNED: "#2f9e44",
+    RowKind.TARGET_PROMPT: "#0b7285",
+    RowKind.SOURCE: "#e8590c",
+}
 EXTRA_COLOURS = ("#e377c2", "#8c564b", "#7f7f7f", "#2ca02c")
+SYMBOLS = ("o", "s", "t", "d", "star", "h", "p", "t1", "+", "x")
+WEAK_ALPHA = 90
 BAR_WIDTH = 0.7
+LABEL_POINT_SIZE = 8.0
 EXPORT_SCALE = 2
 EXPORT_MIN_WIDTH = 600
-EXPORT_SIZE = (700, 650)
+EXPORT_SIZE = (900, 700)
+RETUNE_IDLE_TEXT = "No re-tuning in this run.\nSet Re-tune steps (Upper bound) to watch dev accuracy by step."
 
 
 class ExportError(RecyclerError):
@@ -48,12 +60,33 @@ def method_colour(method: str) -> str:
     return (recycler and recycler.colour) or EXTRA_COLOURS[sum(map(ord, method)) % len(EXTRA_COLOURS)]
 
 
+def method_symbol(method: str) -> str:
+    """A marker shape per recycler (in registry order), so points of equal colour or place stay apart."""
+    names = list(RECYCLERS)
+    index = names.index(method) if method in names else sum(map(ord, method))
+    return SYMBOLS[index % len(SYMBOLS)]
+
+
 SOURCE_LABEL = "source prompt (on source)"
 
 
 def tick_label(row: Row) -> str:
     """The x-axis label of a report row."""
     return SOURCE_LABEL if row.kind is RowKind.SOURCE else row.name
+
+
+def bar_legend_key(row: Row) -> str:
+    """The accuracy chart's legend entry a row's bar belongs to."""
+    if row.kind.transferred:
+        strong = f"{row.kind.label}, beats best baseline ✓"
+        return strong if row.success else row.kind.label
+    if row.kind is RowKind.RETUNED:
+        return "re-tuned on target"
+    if row.kind is RowKind.TARGET_PROMPT:
+        return "tuned on target (given)"
+    if row.kind is RowKind.SOURCE:
+        return SOURCE_LABEL
+    return row.kind.label
 
 
 class CategoryAxis(pg.AxisItem):
@@ -70,19 +103,22 @@ class CategoryAxis(pg.AxisItem):
         self._overhang = 0.0
         self.set_labels([])
 
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
     def set_labels(self, labels: list[str]) -> None:
         """Show ``labels[i]`` under x = i; the axis grows to fit the longest."""
+        if labels == self._labels and self._overhang:
+            return
         self._labels = list(labels)
         metrics = QFontMetricsF(self.style["tickFont"])
         angle = math.radians(self.ANGLE)
         longest = max((metrics.horizontalAdvance(text) for text in self._labels), default=0.0)
-        self._overhang = longest * math.cos(angle)
+        self._overhang = longest * math.cos(angle) + 1
         self.prepareGeometryChange()
         self.setHeight(int(longest * math.sin(angle) + metrics.height() * math.cos(angle) + 10))
         self.picture = None
         self.update()
-        if self.scene() is not None:  # turned labels reach past the old height: repaint all, or stale ones linger
-            self.scene().update()
 
     def boundingRect(self) -> QRectF:
         return super().boundingRect().adjusted(-self._overhang, 0, 0, 0)
@@ -95,7 +131,7 @@ class CategoryAxis(pg.AxisItem):
             return
         bounds = view.mapRectToItem(self, view.boundingRect())
         metrics = QFontMetricsF(self.style["tickFont"])
-        p.setClipping(False)
+        p.setClipRect(self.boundingRect())  # never draw where the scene does not know to repaint
         p.setFont(self.style["tickFont"])
         p.setPen(self.textPen())
         drop = metrics.height() / 2 * math.cos(math.radians(self.ANGLE)) + 3
@@ -112,20 +148,46 @@ class CategoryAxis(pg.AxisItem):
 
 
 class LegendSwatch(ItemSample):
-    """A legend key that is only a key: a filled box for bars, a line otherwise, and clicks do not hide anything."""
+    """A legend key that is only a key: a filled box for bars, the marker or a line otherwise; clicks hide nothing."""
 
     def paint(self, p: QPainter, *args: Any) -> None:
         opts = self.item.opts
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setPen(pg.mkPen(opts.get("pen")))
         if isinstance(self.item, pg.BarGraphItem):
+            p.setPen(pg.mkPen(opts.get("pen")))
             p.setBrush(pg.mkBrush(opts.get("brush")))
             p.drawRect(QRectF(3, 4, 14, 13))
-        else:
+            return
+        pen = pg.mkPen(opts.get("pen"))
+        if pen.style() != Qt.PenStyle.NoPen:
+            p.setPen(pen)
             p.drawLine(0, 11, 20, 11)
+        if opts.get("symbol") is not None:
+            p.translate(10, 11)
+            drawSymbol(p, opts["symbol"], 9, pg.mkPen(opts.get("symbolPen")), pg.mkBrush(opts.get("symbolBrush")))
 
     def mouseClickEvent(self, event: Any) -> None:
         event.ignore()
+
+
+def _legend(view: pg.GraphicsLayoutWidget) -> pg.LegendItem:
+    """A one-column legend in the view's second column, beside the plot (never over its data)."""
+    legend = pg.LegendItem(colCount=1, labelTextSize="8pt", verSpacing=-6, horSpacing=4)
+    legend.setFlag(legend.GraphicsItemFlag.ItemIgnoresTransformations, False)  # scales with a PNG export
+    legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+    view.addItem(legend, row=0, col=1)
+    view.ci.layout.setAlignment(legend, Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    view.ci.layout.setColumnStretchFactor(0, 1)
+    view.ci.layout.setColumnStretchFactor(1, 0)
+    return legend
+
+
+def _view() -> pg.GraphicsLayoutWidget:
+    view = pg.GraphicsLayoutWidget()
+    # items that change size (the turned labels) leave nothing stale behind: the small view repaints whole
+    view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
+    view.ci.setContentsMargins(4, 4, 4, 4)
+    return view
 
 
 class PlotsPanel(QWidget):
@@ -137,48 +199,46 @@ class PlotsPanel(QWidget):
         self._curves: dict[str, list[tuple[float, float]]] = {}
         self._curve_items: dict[str, pg.PlotDataItem] = {}
         self._value_labels: list[pg.TextItem] = []
-        self._method_lines: list[pg.InfiniteLine] = []
+        self._bar_legend_keys: list[str] = []
 
-        self.accuracy_view = pg.GraphicsLayoutWidget()
+        self.accuracy_view = _view()
         self.accuracy_axis = CategoryAxis()
         self.accuracy_plot = self.accuracy_view.addPlot(row=0, col=0, axisItems={"bottom": self.accuracy_axis})
-        self.accuracy_legend = pg.LegendItem(colCount=3, labelTextSize="8pt", verSpacing=-6)
-        self.accuracy_view.addItem(self.accuracy_legend, row=1, col=0)
-        self.accuracy_legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+        self.accuracy_legend = _legend(self.accuracy_view)
         self.bars = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH)
         self.spread = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.2)
         self.best_line = pg.InfiniteLine(angle=0, movable=False)
         self.best_line.setVisible(False)
-        self.best_line.setZValue(-1)  # behind the bars and their values
+        self.best_line.setZValue(-1)  # behind the bars; the value labels cover it where they are
         for item in (self.bars, self.spread, self.best_line):
             self.accuracy_plot.addItem(item)
         self.accuracy_plot.setMouseEnabled(x=False, y=False)
         self.accuracy_plot.hideButtons()
         self.accuracy_plot.setMenuEnabled(False)
-        self.accuracy_plot.setLabel("left", "accuracy (%)")
-        self._legend_samples = self._build_accuracy_legend()
+        self.accuracy_plot.setLabel("left", "test accuracy (%)")
+        self.accuracy_plot.getAxis("left").setTickSpacing(20, 10)
 
-        self.retuning_view = pg.PlotWidget()
-        self.retuning_plot = self.retuning_view.getPlotItem()
+        self.retuning_view = _view()
+        self.retuning_plot = self.retuning_view.addPlot(row=0, col=0)
         self.retuning_plot.setLabel("bottom", "step")
         self.retuning_plot.setLabel("left", "dev accuracy (%)")
-        self.retuning_plot.getViewBox().setDefaultPadding(0.1)  # room for the label above the highest line
-        self.retuning_plot.setRange(xRange=(0, 100), yRange=(0, 100), padding=0)  # empty: percent, not pyqtgraph's 0-1
-        self.retuning_plot.enableAutoRange()  # curves and lines still set the range once there are any
-        self.retuning_legend = self.retuning_plot.addLegend(offset=(-6, -6), labelTextSize="8pt", verSpacing=-6)
+        self.retuning_plot.getAxis("left").setTickSpacing(20, 10)
+        self.retuning_plot.setMouseEnabled(x=False, y=False)
+        self.retuning_plot.hideButtons()
+        self.retuning_legend = _legend(self.retuning_view)
+        self.retuning_idle = pg.TextItem(RETUNE_IDLE_TEXT, anchor=(0.5, 0.5))
+        self.retuning_idle.setPos(50, 50)
+        self.retuning_plot.addItem(self.retuning_idle)
 
-        self.fit_view = pg.PlotWidget()
-        self.fit_plot = self.fit_view.getPlotItem()
+        self.fit_view = _view()
+        self.fit_plot = self.fit_view.addPlot(row=0, col=0)
         self.fit_plot.setLogMode(x=False, y=True)
         self.fit_plot.setLabel("bottom", "epoch")
         self.fit_plot.setLabel("left", "fit loss (log)")
         self.fit_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.fit_legend = self.fit_plot.addLegend(offset=(-6, 6), labelTextSize="8pt", verSpacing=-6)
+        self.fit_legend = _legend(self.fit_view)
         for legend in (self.accuracy_legend, self.retuning_legend, self.fit_legend):
-            # pyqtgraph keeps legends at screen size, which leaves them tiny in a scaled-up PNG export
-            legend.setFlag(legend.GraphicsItemFlag.ItemIgnoresTransformations, False)
-        self.retuning_legend.setVisible(False)
-        self.fit_legend.setVisible(False)
+            legend.setVisible(False)  # an empty legend is a stray box
 
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -186,28 +246,24 @@ class PlotsPanel(QWidget):
         layout.addWidget(self.accuracy_view, 0, 0, 1, 2)
         layout.addWidget(self.retuning_view, 1, 0)
         layout.addWidget(self.fit_view, 1, 1)
-        layout.setRowStretch(0, 6)
-        layout.setRowStretch(1, 5)
-        self.setMinimumSize(520, 480)
+        layout.setRowStretch(0, 11)
+        layout.setRowStretch(1, 9)
+        layout.setColumnStretch(0, 1)
+        layout.setColumnStretch(1, 1)
+        self.setMinimumSize(420, 400)
         self._apply_palette()
+        self._fix_retuning_range()
 
     # --- the API the main window uses
 
     def add_row(self, row: Row) -> None:
         """Add a report row, or replace the one with the same key."""
-        for index, existing in enumerate(self._rows):
-            if existing.key == row.key:
-                self._rows[index] = row
-                break
-        else:
-            self._rows.append(row)
+        self._put_row(row)
         self._draw_bars()
-        if row.kind is RowKind.RECYCLED:
-            self._draw_method_lines()
 
     def add_point(self, series: str, x: float, y: float) -> None:
-        """Add one point to a curve; series other than re-tuning and fit loss are ignored."""
-        if not series.startswith((RETUNE_SERIES, FIT_LOSS_SERIES)):
+        """Add one point to a curve; series other than re-tuning, start accuracies and fit loss are ignored."""
+        if not series.startswith(PLOTTED_SERIES):
             return
         self._curves.setdefault(series, []).append((float(x), float(y)))
         self._draw_curve(series)
@@ -217,33 +273,33 @@ class PlotsPanel(QWidget):
         self._rows.clear()
         self._curves.clear()
         for series, item in self._curve_items.items():
-            plot = self.retuning_plot if series.startswith(RETUNE_SERIES) else self.fit_plot
-            plot.removeItem(item)
+            self._plot_of(series).removeItem(item)
         self._curve_items.clear()
         for legend in (self.retuning_legend, self.fit_legend):
             legend.clear()
-            legend.setVisible(False)  # an empty legend is a stray box
+            legend.setVisible(False)
         self._draw_bars()
-        self._draw_method_lines()
+        self._fix_retuning_range()
 
     def show_report(self, report: Report) -> None:
-        """Rebuild every plot from a report (its rows and curves)."""
+        """Rebuild every plot from a report (its rows and curves), drawing each plot once."""
         self.clear()
         for row in report.rows:
-            self.add_row(row)
+            self._put_row(row)
+        self._draw_bars()
         for series, points in report.curves.items():
-            if series.startswith((RETUNE_SERIES, FIT_LOSS_SERIES)) and points:
+            if series.startswith(PLOTTED_SERIES) and points:
                 self._curves[series] = [(float(x), float(y)) for x, y in points]
                 self._draw_curve(series)
 
     def point_counts(self) -> dict[str, int]:
-        """How many bars and curve points each plot shows (the re-tuning plot's reference lines are not counted)."""
+        """How many bars and points each plot shows (re-tuning: the curves' points and the start markers)."""
 
-        def points(prefix: str) -> int:
-            shown = (len(self._curve_points(s)[0]) for s in self._curves if s.startswith(prefix))
-            return sum(shown)
+        def points(*prefixes: str) -> int:
+            return sum(len(self._curve_points(s)[0]) for s in self._curves if s.startswith(prefixes))
 
-        return {"accuracy": len(self._rows), "retuning": points(RETUNE_SERIES), "fit_loss": points(FIT_LOSS_SERIES)}
+        return {"accuracy": len(self._rows), "retuning": points(RETUNE_SERIES, START_SERIES),
+                "fit_loss": points(FIT_LOSS_SERIES)}
 
     def export_png(self, folder: Path) -> list[Path]:
         """Write accuracy.png, retuning.png and fit-loss.png into ``folder`` at twice the size on screen.
@@ -252,7 +308,7 @@ class PlotsPanel(QWidget):
         ``EXPORT_SIZE``. All or nothing: when one image cannot be written, none of the three is left behind.
         """
         views = (self.accuracy_view, self.retuning_view, self.fit_view)
-        if self.isVisible() and all(view.width() >= 200 and view.height() >= 150 for view in views):
+        if self.isVisible() and all(view.width() >= 300 and view.height() >= 200 for view in views):
             return self._export(Path(folder))
         twin = PlotsPanel()
         twin.setPalette(self.palette())
@@ -267,7 +323,7 @@ class PlotsPanel(QWidget):
             twin.deleteLater()
 
     def _export(self, folder: Path) -> list[Path]:
-        items = {"accuracy": self.accuracy_view.ci, "retuning": self.retuning_plot, "fit_loss": self.fit_plot}
+        items = {"accuracy": self.accuracy_view.ci, "retuning": self.retuning_view.ci, "fit_loss": self.fit_view.ci}
         written: list[Path] = []
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -291,60 +347,45 @@ class PlotsPanel(QWidget):
             ) from error
         return written
 
-    # --- drawing
+    # --- the accuracy chart
 
     def _colours(self) -> tuple[QColor, QColor]:
         palette = self.palette()
         return palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.WindowText)
 
-    def _build_accuracy_legend(self) -> list[Any]:
-        recycled_weak = QColor(RECYCLED)
-        recycled_weak.setAlpha(90)
-        samples: list[Any] = []
-        for name, brush, pen in (
-            (RowKind.BASELINE.label, BASELINE_GREYS[0], None),
-            (RowKind.RECYCLED.label, recycled_weak, RECYCLED),
-            (f"{RowKind.RECYCLED.label}, beats best baseline ✓", RECYCLED, None),
-            (f"{RowKind.RETUNED.label} on target", RETUNED, None),
-            (SOURCE_LABEL, SOURCE, None),
-        ):
-            sample = pg.BarGraphItem(x=[0], height=[1], width=1, brush=brush, pen=pen)
-            self.accuracy_legend.addItem(LegendSwatch(sample), name)
-            samples.append(sample)
-        line = pg.PlotDataItem()
-        self.accuracy_legend.addItem(LegendSwatch(line), "best baseline")
-        samples.append(line)
-        return samples
+    def _put_row(self, row: Row) -> None:
+        for index, existing in enumerate(self._rows):
+            if existing.key == row.key:
+                self._rows[index] = row
+                return
+        self._rows.append(row)
 
     def _bar_style(self, row: Row, baseline_index: int) -> tuple[Any, Any]:
         if row.kind is RowKind.BASELINE:
             return pg.mkBrush(BASELINE_GREYS[baseline_index % len(BASELINE_GREYS)]), pg.mkPen(None)
-        if row.kind.transferred:  # a few-shot pick is a recycled prompt; its name says how it was chosen
-            if row.success:
-                return pg.mkBrush(RECYCLED), pg.mkPen(None)
-            weak = QColor(RECYCLED)
-            weak.setAlpha(90)
-            return pg.mkBrush(weak), pg.mkPen(RECYCLED, width=1.5)
-        if row.kind in (RowKind.RETUNED, RowKind.TARGET_PROMPT):
-            return pg.mkBrush(RETUNED), pg.mkPen(None)
-        return pg.mkBrush(SOURCE), pg.mkPen(None)
+        colour = KIND_COLOURS[row.kind]
+        if row.kind.transferred and not row.success:  # at or below the best baseline: a pale bar, outlined
+            weak = QColor(colour)
+            weak.setAlpha(WEAK_ALPHA)
+            return pg.mkBrush(weak), pg.mkPen(colour, width=1.5)
+        return pg.mkBrush(colour), pg.mkPen(None)
 
     def _draw_bars(self) -> None:
         background, text = self._colours()
-        label_fill = QColor(background)
-        label_fill.setAlpha(160)
         plot = self.accuracy_plot
         for label in self._value_labels:
             plot.removeItem(label)
         self._value_labels.clear()
         xs, heights, brushes, pens = [], [], [], []
         spread_x, spread_y, spread_h = [], [], []
+        styles: dict[str, tuple[Any, Any]] = {}
         top = 100.0
         baselines = 0
         for index, row in enumerate(self._rows):
             accuracy = row.accuracy
             height = 0.0 if accuracy is None else 100 * float(accuracy)
             brush, pen = self._bar_style(row, baselines)
+            styles.setdefault(bar_legend_key(row), (brush, pen))
             baselines += row.kind is RowKind.BASELINE
             xs.append(index)
             heights.append(height)
@@ -358,12 +399,12 @@ class PlotsPanel(QWidget):
                 spread_h.append(2 * spread)
                 label_y = height + spread
             text_value = "–" if accuracy is None else f"{height:.1f}"
-            if row.kind is RowKind.RECYCLED and row.success:
+            if row.kind.transferred and row.success:
                 text_value += " ✓"
-            label = pg.TextItem(text_value, color=text, anchor=(0.5, 1.0), fill=label_fill)
-            label.setZValue(2)  # over the best-baseline line
+            label = pg.TextItem(text_value, color=text, anchor=(0.5, 1.0), fill=pg.mkBrush(background))
+            label.setZValue(2)  # over the best-baseline line, which it hides where it is
             font = label.textItem.font()
-            font.setPointSizeF(8)
+            font.setPointSizeF(LABEL_POINT_SIZE)
             label.setFont(font)
             label.setPos(index, label_y)
             plot.addItem(label)
@@ -382,68 +423,88 @@ class PlotsPanel(QWidget):
         self.best_line.setVisible(bool(baseline_values))
         if baseline_values:
             self.best_line.setValue(100 * max(baseline_values))
+        self._draw_bar_legend(styles, bool(baseline_values))
         plot.setXRange(-0.6, max(len(self._rows), 4) - 0.4, padding=0)
-        plot.setYRange(-0.5, top * 1.1, padding=0)  # a hair below zero, so that the 0 tick is drawn
+        plot.setYRange(-0.5, top * 1.12, padding=0)  # a hair below zero, so that the 0 tick is drawn
 
-    def _draw_method_lines(self) -> None:
-        for line in self._method_lines:
-            self.retuning_plot.removeItem(line)
-        self._method_lines.clear()
-        recycled = [r for r in self._rows if r.kind is RowKind.RECYCLED and r.accuracy is not None]
-        label_fill = QColor(self._colours()[0])
-        label_fill.setAlpha(200)
-        for index, row in enumerate(recycled):
-            colour = method_colour(row.name)
-            label = row.name.replace("{", "{{").replace("}", "}}")
-            line = pg.InfiniteLine(
-                pos=100 * float(row.accuracy), angle=0, movable=False,
-                pen=pg.mkPen(colour, width=1.2, style=Qt.PenStyle.DashLine), label=label,
-                labelOpts={
-                    # staggered over the left half, so that close values stay readable and clear of the legend
-                    "position": 0.02 + 0.08 * (index % 6), "anchors": [(0, 1), (0, 1)], "color": colour,
-                    "fill": label_fill,
-                },
-            )
-            line.setZValue(-5)
-            self.retuning_plot.addItem(line)
-            self._method_lines.append(line)
+    def _draw_bar_legend(self, styles: dict[str, tuple[Any, Any]], best_line: bool) -> None:
+        """One entry per kind of bar shown (in the order bars first appear), and the best-baseline line."""
+        keys = [*styles, *(["best baseline"] if best_line else [])]
+        if keys == self._bar_legend_keys:
+            return
+        self._bar_legend_keys = keys
+        self.accuracy_legend.clear()
+        for key, (brush, pen) in styles.items():
+            sample = pg.BarGraphItem(x=[0], height=[1], width=1, brush=brush, pen=pen)
+            self.accuracy_legend.addItem(LegendSwatch(sample), key)
+        if best_line:
+            line = pg.PlotDataItem(pen=self.best_line.pen)
+            self.accuracy_legend.addItem(LegendSwatch(line), "best baseline")
+        self.accuracy_legend.setVisible(bool(keys))
+        self._colour_legend_labels(self.accuracy_legend)
+
+    # --- curves
+
+    def _plot_of(self, series: str) -> pg.PlotItem:
+        return self.fit_plot if series.startswith(FIT_LOSS_SERIES) else self.retuning_plot
 
     def _draw_curve(self, series: str) -> None:
-        retune = series.startswith(RETUNE_SERIES)
-        name = series.removeprefix(RETUNE_SERIES if retune else FIT_LOSS_SERIES)
-        if retune:
-            start = retune_start(series)
-            colour = RETUNED if start == SCRATCH else method_colour(start)
-            plot, legend = self.retuning_plot, self.retuning_legend
-        else:
-            colour = method_colour(name)
-            plot, legend = self.fit_plot, self.fit_legend
         xs, ys = self._curve_points(series)
         item = self._curve_items.get(series)
         if item is None:
             item = pg.PlotDataItem(antialias=True)
+            plot = self._plot_of(series)
             plot.addItem(item)
-            legend.addItem(item, name)
+            legend = self.fit_legend if plot is self.fit_plot else self.retuning_legend
+            legend.addItem(LegendSwatch(item), self._legend_name(series))
             legend.setVisible(True)
+            self._colour_legend_labels(legend)
             self._curve_items[series] = item
-        if len(xs) == 1:  # closed-form fits: one marker, drawn smaller over an earlier one at the same place
-            size = 10 - 4 * min(self._markers_below(series, xs[0], ys[0]), 1)
-            item.setData(xs, ys, pen=None, symbol="o", symbolSize=size, symbolBrush=colour, symbolPen=None)
-        else:
-            marker = "o" if retune else None
-            item.setData(xs, ys, pen=pg.mkPen(colour, width=2), symbol=marker, symbolSize=5, symbolBrush=colour,
+        if series.startswith(RETUNE_SERIES):
+            start = retune_start(series)
+            colour = KIND_COLOURS[RowKind.RETUNED] if start == SCRATCH else method_colour(start)
+            item.setData(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, symbolBrush=colour,
                          symbolPen=None)
+            self._fix_retuning_range()
+        elif series.startswith(START_SERIES):
+            method = series.removeprefix(START_SERIES)
+            item.setData(xs, ys, pen=None, symbol=method_symbol(method), symbolSize=11,
+                         symbolBrush=method_colour(method), symbolPen=pg.mkPen(self._colours()[1], width=0.8))
+            self._fix_retuning_range()
+        else:
+            method = series.removeprefix(FIT_LOSS_SERIES)
+            colour = method_colour(method)
+            if len(xs) == 1:  # closed-form fits: one marker; each method its shape, outlined, later ones smaller
+                size = 13 - 3 * min(self._markers_below(series, xs[0], ys[0]), 2)
+                item.setData(xs, ys, pen=None, symbol=method_symbol(method), symbolSize=size, symbolBrush=colour,
+                             symbolPen=pg.mkPen(self._colours()[1], width=0.8))
+            else:
+                item.setData(xs, ys, pen=pg.mkPen(colour, width=2), symbol=None)
+
+    def _legend_name(self, series: str) -> str:
+        if series.startswith(START_SERIES):
+            return f"{series.removeprefix(START_SERIES)} (recycled, step 0)"
+        return series.removeprefix(RETUNE_SERIES).removeprefix(FIT_LOSS_SERIES)
+
+    def _fix_retuning_range(self) -> None:
+        """Dev accuracy on a fixed 0-100 % scale (small gaps are not blown up); steps from 0 to the last one."""
+        last = max((x for s, points in self._curves.items() if s.startswith(RETUNE_SERIES) for x, _ in points),
+                   default=0.0)
+        has_points = any(s.startswith((RETUNE_SERIES, START_SERIES)) for s in self._curves)
+        self.retuning_idle.setVisible(not has_points)
+        right = last if last > 0 else 100.0
+        self.retuning_plot.setRange(xRange=(0, right), yRange=(0, 100), padding=0.04)
 
     def _curve_points(self, series: str) -> tuple[list[float], list[float]]:
         """The points of ``series`` as plotted: accuracies in percent, only positive losses (the axis is log)."""
-        if series.startswith(RETUNE_SERIES):
+        if not series.startswith(FIT_LOSS_SERIES):
             points = self._curves[series]
             return [x for x, _ in points], [100 * y for _, y in points]
         kept = [(x, y) for x, y in self._curves[series] if y > 0]
         return [x for x, _ in kept], [y for _, y in kept]
 
     def _markers_below(self, series: str, x: float, y: float) -> int:
-        """How many single-point fit-loss series created before ``series`` sit at (about) the same point."""
+        """How many single-point fit-loss series created before ``series`` sit near the same point."""
         count = 0
         for other in self._curve_items:
             if other == series:
@@ -451,21 +512,24 @@ class PlotsPanel(QWidget):
             points = self._curves.get(other, [])
             if other.startswith(FIT_LOSS_SERIES) and len(points) == 1:
                 ox, oy = points[0]
-                count += ox == x and abs(oy - y) <= 0.03 * max(abs(y), 1e-12)
+                count += ox == x and abs(math.log10(max(oy, 1e-12)) - math.log10(max(y, 1e-12))) <= 0.1
         return count
 
     # --- palette
+
+    def _colour_legend_labels(self, legend: pg.LegendItem) -> None:
+        colour = self._colours()[1].name()
+        for _, label in legend.items:  # pyqtgraph 0.14 keeps the old colour until the text is set again
+            label.setText(label.text, color=colour)
 
     def _apply_palette(self) -> None:
         background, text = self._colours()
         grid = QColor(text)
         grid.setAlpha(70)
-        legend_brush = QColor(background)
-        legend_brush.setAlpha(210)
         for view in (self.accuracy_view, self.retuning_view, self.fit_view):
             view.setBackground(background)
         titles = (
-            (self.accuracy_plot, "Accuracy on the target"),
+            (self.accuracy_plot, "Accuracy on the target (test)"),
             (self.retuning_plot, "Re-tuning on the target"),
             (self.fit_plot, "Recycler fit loss"),
         )
@@ -479,17 +543,15 @@ class PlotsPanel(QWidget):
             plot.showGrid(x=plot is not self.accuracy_plot, y=True, alpha=0.25)
         for legend in (self.accuracy_legend, self.retuning_legend, self.fit_legend):
             legend.setLabelTextColor(text)
-            for _, label in legend.items:  # pyqtgraph 0.14 keeps the old colour until the text is set again
-                label.setText(label.text, color=text.name())
-            legend.setBrush(legend_brush)
-            legend.setPen(pg.mkPen(grid))
-        self.accuracy_legend.setBrush(pg.mkBrush(None))
-        self.accuracy_legend.setPen(pg.mkPen(None))
-        dashed = pg.mkPen(text, width=1.5, style=Qt.PenStyle.DashLine)
-        self.best_line.setPen(dashed)
-        self._legend_samples[-1].setPen(dashed)
+            legend.setBrush(pg.mkBrush(None))
+            legend.setPen(pg.mkPen(None))
+            self._colour_legend_labels(legend)
+        self.retuning_idle.setColor(grid)
+        self.best_line.setPen(pg.mkPen(text, width=1.5, style=Qt.PenStyle.DashLine))
+        self._bar_legend_keys = []  # the legend's line follows the new pen
         self._draw_bars()
-        self._draw_method_lines()
+        for series in self._curves:
+            self._draw_curve(series)
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):

@@ -24,7 +24,18 @@ from ..errors import CorruptFileError, InputNotFoundError
 from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
 from ..evaluation.few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
 from ..evaluation.scoring import Scorer, classification_metrics
-from ..events import Cancelled, CancelToken, EventSink, Log, Point, Result, Stage, ignore_events, retune_series
+from ..events import (
+    START_SERIES,
+    Cancelled,
+    CancelToken,
+    EventSink,
+    Log,
+    Point,
+    Result,
+    Stage,
+    ignore_events,
+    retune_series,
+)
 from ..fields import same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
@@ -295,8 +306,10 @@ class _Run:
             )))
         if RowKind.RECYCLED.value in job.retune_from and recycled:
             self.emit(Stage("picking the best recycled prompt on dev"))
-            dev = {item.method: dev_accuracy(scorer, task, item.prompt.encoder, job.retune_eval_size, self.cancel)
-                   for item in recycled}
+            dev = {}
+            for item in recycled:
+                dev[item.method] = dev_accuracy(scorer, task, item.prompt.encoder, job.retune_eval_size, self.cancel)
+                self.emit(Point(f"{START_SERIES}{item.method}", 0, dev[item.method]))
             best = max(recycled, key=lambda item: dev[item.method])
             self.emit(Log(f"re-tuning from {best.method} (dev accuracy {dev[best.method]:.3f})"))
             starts.append((best.method, best.prompt))
