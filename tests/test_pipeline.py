@@ -76,6 +76,8 @@ def test_a_full_run_reports_every_row_and_writes_the_run_folder(job: Job) -> Non
         assert row.success == (row.accuracy > report.best_baseline_accuracy)
     assert "re-tune: from scratch" in report.curves
     assert any(name.startswith("fit loss") for name in report.curves)
+    start = report.curves[f"dev at start: {report.head_start.method}"]  # what the re-tuning pick compared
+    assert start == [report.curves[f"re-tune: from {report.head_start.method}"][0]]  # where its curve begins
     results = [e.row for e in events if isinstance(e, Result)]
     assert [row.key for row in results] == [row.key for row in report.rows]
 
