@@ -103,3 +103,27 @@ class CancelToken:
         """Raise ``Cancelled`` if cancellation was asked for."""
         if self._event.is_set():
             raise Cancelled("cancelled", "finished results were kept")
+
+
+def describe_progress(stage: Stage, done: int, elapsed: float, total: int | None = None) -> str:
+    """``done`` of the stage's total, the rate for downloads, and the time left, e.g. ``12.3 of 538.0 MB, 4.1 MB/s,
+    2 min left`` or ``40 of 200, 12 s left``: what the CLI's bar and the window's progress bar both say."""
+    total = total or stage.total
+    if stage.unit == BYTES:
+        scale, name = (1e6, "MB") if (total or done) >= 1e6 else (1e3, "kB")
+        parts = [f"{done / scale:.1f} of {total / scale:.1f} {name}" if total else f"{done / scale:.1f} {name}"]
+        if elapsed > 0 and done:
+            parts.append(f"{done / elapsed / scale:.1f} {name}/s")
+    else:
+        parts = [f"{done} of {total}" if total else str(done)]
+    if total and done and elapsed > 0:
+        parts.append(f"{_duration(elapsed / done * max(total - done, 0))} left")
+    return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds // 3600:.0f} h {seconds % 3600 / 60:.0f} min"
