@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import shutil
 from pathlib import Path
 
@@ -218,3 +219,40 @@ def test_describing_a_hub_model_reads_its_config_not_its_weights(local_hub: Loca
     assert describe_reference(MODEL, download=True)["download_bytes"] == info["download_bytes"]
     open_checkpoint(MODEL, download=True)
     assert describe_reference(MODEL)["read_from"] == "hf-cache"
+
+
+def test_compare_downloads_a_source_given_by_hub_id_with_the_flag(
+    local_hub: LocalHub, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tiny_models import write_toy_task
+
+    from recycler_gui.cli import main
+    from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
+
+    local_hub.add(MODEL, tiny_llama)
+    prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "prompt.safetensors", "safetensors")
+    args = [
+        "compare", "--source", MODEL, "--target", str(tiny_gemma), "--prompt", str(prompt),
+        "--task", str(write_toy_task(tmp_path)), "--text-column", "review", "--label-column", "stars",
+        "--label-words", "neg=negative,pos=positive", "--method", "ridge", "--baseline", "no-prompt",
+        "--eval-size", "6", "--offset", "0", "--device", "cpu", "--no-source",
+    ]
+    assert main(args) == 2
+    assert "add --download" in capsys.readouterr().err
+    assert main([*args, "--download", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"» downloading {MODEL} (4 files, " in captured.err
+    assert [row["name"] for row in json.loads(captured.out)["rows"]] == ["no-prompt", "ridge"]
+    assert "model.safetensors" in local_hub.downloaded(MODEL)
+
+
+def test_inspect_describes_a_hub_model_from_its_config(
+    local_hub: LocalHub, tiny_llama: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recycler_gui.cli import main
+
+    local_hub.add(MODEL, tiny_llama)
+    assert main(["inspect", MODEL, "--download", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["read_from"], info["hidden_size"], info["download_bytes"] > 0) == (HUB_CONFIG, 48, True)
+    assert local_hub.downloaded(MODEL) == ["config.json"]

@@ -23,3 +23,23 @@ def test_steps_show_counts_and_the_time_left() -> None:
 def test_nothing_is_guessed_before_the_first_step() -> None:
     assert describe_progress(Stage("scoring", 200), 0, 0.0) == "0 of 200"
     assert describe_progress(Stage("downloading", None, BYTES), 5_000_000, 0.0) == "5.0 MB"
+
+
+def test_the_terminal_bar_shows_a_download_in_megabytes() -> None:
+    import io
+
+    from recycler_gui.cli.common import TerminalEvents
+    from recycler_gui.core.events import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    events = TerminalEvents(terminal)
+    events(Stage("downloading org/model (3 files, 538.0 MB)", 538_000_000, BYTES))
+    events(Progress(269_000_000))
+    lines = terminal.getvalue().split("\r")
+    assert lines[0] == "» downloading org/model (3 files, 538.0 MB)\n"
+    assert lines[1].startswith("  [###############...............] 269.0 of 538.0 MB, ")
+    assert " MB/s, " in lines[1] and " left" in lines[1]

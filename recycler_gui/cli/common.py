@@ -10,7 +10,7 @@ from dataclasses import fields
 from typing import Any, TextIO
 
 from ..core.data.tasks import unescape_template
-from ..core.events import FIT_LOSS_SERIES, Event, Log, Point, Progress, Result, Stage
+from ..core.events import FIT_LOSS_SERIES, Event, Log, Point, Progress, Result, Stage, describe_progress
 from ..core.fields import help_of
 from ..core.models.devices import DTYPES
 from ..core.runs.settings import RunSettings
@@ -47,12 +47,18 @@ def run_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     for name in ("task", "text_column", "label_column", "template", "device"):
         add_setting(options, RunSettings, name)
+    add_download_option(options)
     add_setting(options, RunSettings, "label_words", metavar="WORDS")
     add_setting(options, RunSettings, "dtype", choices=["auto", *DTYPES])
     for name in ("seed", "batch_size"):
         add_setting(options, RunSettings, name, type=int)
     options.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     return options
+
+
+def add_download_option(parser: argparse.ArgumentParser) -> None:
+    """``--download``: fetch Hub models missing from the cache (not given: the environment decides; offline)."""
+    add_setting(parser, RunSettings, "download", action="store_const", const=True)
 
 
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -77,7 +83,8 @@ def num_words(text: str) -> int | None:
 
 
 class TerminalEvents:
-    """Engine events as terminal lines on stderr: stages, a progress bar with ETA on a terminal, logs, results."""
+    """Engine events as terminal lines on stderr: stages, on a terminal a progress bar with the time left (and for
+    downloads MB and the rate), logs, results."""
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
@@ -109,13 +116,11 @@ class TerminalEvents:
 
     def _bar(self, done: int, total: int | None) -> None:
         total = total or (self.stage.total if self.stage else None)
-        if not self.live or not total:
+        if not self.live or not total or self.stage is None:
             return
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / done * (total - done) if done else 0.0
-        filled = int(30 * done / total)
-        count = f"{done / 1e6:.0f}/{total / 1e6:.0f} MB" if total >= 10_000_000 else f"{done}/{total}"
-        self.stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {count}  ETA {eta:4.0f} s ")
+        filled = min(30, int(30 * done / total))
+        text = describe_progress(self.stage, done, time.monotonic() - self.started, total)
+        self.stream.write(f"\r  [{'#' * filled}{'.' * (30 - filled)}] {text}\x1b[K")
         self.stream.flush()
         self.bar_drawn = True
 

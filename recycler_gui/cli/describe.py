@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .common import add_command
+from .common import add_command, add_download_option
 
 INSPECT_KEYS = """\
 JSON keys for a prompt:
@@ -15,9 +15,10 @@ JSON keys for a prompt:
   task_type (PEFT task type or null), source_model, task, init (null when the file does not say),
   row_norm_mean, row_norm_max
 JSON keys for a checkpoint:
-  kind ("checkpoint"), reference (as given), path (local folder read), read_from (folder|hf-cache|gguf),
-  family (decoder-only|encoder-decoder), architecture, model_type, hidden_size, vocab_size,
-  embedding_scale (factor the embedding layer applies, e.g. sqrt(hidden) for Gemma), tied_embeddings, parameters
+  kind ("checkpoint"), reference (as given), path (local folder read), read_from (folder|hf-cache|gguf|hub-config:
+  a Hub model described from its config alone), family (decoder-only|encoder-decoder), architecture, model_type,
+  hidden_size, vocab_size, embedding_scale (factor the embedding layer applies, e.g. sqrt(hidden) for Gemma),
+  tied_embeddings, parameters; for hub-config also download_bytes (what a run still downloads; null when offline)
 
 """
 
@@ -27,19 +28,21 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         commands, "inspect", common, _cmd_inspect,
         "describe a prompt file or a model checkpoint",
         "PATH may be a prompt (PEFT adapter folder, .npy, safetensors, .pt) or a checkpoint (model folder, .gguf "
-        "file, or a model id in the local Hugging Face cache).",
+        "file, or a Hugging Face Hub id: with --download, a model not in the cache is described from its config, "
+        "fetched alone).",
         epilog=INSPECT_KEYS,
     )
     inspect.add_argument("path", metavar="PATH")
     inspect.add_argument("--key", help="tensor to use when a safetensors / .pt file holds several")
     inspect.add_argument("--json", action="store_true", help="print one JSON object (keys below)")
+    add_download_option(inspect)
 
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from ..core.describe import describe_path, format_description
 
-    info = describe_path(args.path, args.key)
+    info = describe_path(args.path, args.key, args.download)
     if args.json:
         print(json.dumps(info, indent=2))
     else:

@@ -11,7 +11,7 @@ from ..core.fields import default_of
 from ..core.prompts.formats import FORMATS
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from ..core.transfer.vocab import VocabSettings
-from .common import TerminalEvents, add_command, add_setting, num_words
+from .common import TerminalEvents, add_command, add_download_option, add_setting, num_words
 
 RECYCLE_EPILOG = "methods:\n" + "".join(
     f"  {name:<11} {cls.summary}{' [default]' if name == RECOMMENDED else ''}\n" for name, cls in RECYCLERS.items()
@@ -48,6 +48,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--no-cache", action="store_true", help="fit again even when a fitted recycler is cached, and replace it"
     )
     recycle.add_argument("--json", action="store_true", help="print a JSON summary on stdout")
+    add_download_option(recycle)
 
 
 def _cmd_recycle(args: argparse.Namespace) -> int:
@@ -59,7 +60,9 @@ def _cmd_recycle(args: argparse.Namespace) -> int:
     methods = resolve_methods(args.method or [RECOMMENDED])
     names = {method: method if args.format == "peft" else f"{method}.{args.format}" for method in methods}
     prompt = read_prompt(args.prompt, key=args.key)
-    source, target = open_checkpoint(args.source), open_checkpoint(args.target)
+    events = TerminalEvents()
+    source, target = (open_checkpoint(reference, download=args.download, events=events)
+                      for reference in (args.source, args.target))
     check_prompt_fits_source(prompt, source)
     inputs = [args.prompt, *source.input_paths, *target.input_paths]
     guard_outputs([args.out / name for name in names.values()], inputs, written_by_us)
@@ -67,7 +70,7 @@ def _cmd_recycle(args: argparse.Namespace) -> int:
     result = recycle(
         source, target, prompt, methods,
         vocabulary=VocabSettings(args.offset, args.num_words), seed=args.seed, params=params,
-        use_cache=not args.no_cache, events=TerminalEvents(),
+        use_cache=not args.no_cache, events=events,
     )
     rows = []
     with staged_folder(args.out) as stage:  # every method's output, or none of them

@@ -151,7 +151,7 @@ class _Run:
         prompt = read_prompt(job.prompt, key=job.prompt_key)
         for reference in (job.source, job.target):
             fetch_if_zoo_model(reference, self.emit, self.cancel)
-        source, target = (open_checkpoint(reference, events=self.emit, cancel=self.cancel)
+        source, target = (open_checkpoint(reference, download=job.download, events=self.emit, cancel=self.cancel)
                           for reference in (job.source, job.target))
         check_prompt_fits_source(prompt, source)
         tuned_on_target = None

@@ -13,6 +13,7 @@ from ..data.movie_reviews import MOVIE_REVIEWS
 from ..data.tasks import Task
 from ..errors import RecyclerError
 from ..fields import setting
+from ..models.hub import DOWNLOAD_SETTING
 
 
 class JobError(RecyclerError):
@@ -34,6 +35,10 @@ class RunSettings:
         None, "one word per label, in label order: 'bad,good' or 'neg=bad,pos=good'"
     )
     template: str | None = setting(None, "input template with a {text} slot; \\n for a line break")
+    download: bool | None = setting(
+        None, "download models missing from the Hugging Face cache (config, tokenizer, safetensors weights); without "
+        f"it {DOWNLOAD_SETTING}=1 allows downloads, else models must be there already"
+    )
     device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps")
     dtype: str = setting("float32", "the model weights' dtype")
     batch_size: int = setting(16, "examples per forward pass")

@@ -86,7 +86,7 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
     inputs = [job.start] if job.start else []
     ensure_not_input(Path(job.out), [Path(p) for p in inputs])
     task = job.load_task()
-    checkpoint = open_checkpoint(job.model, events=events, cancel=cancel)
+    checkpoint = open_checkpoint(job.model, download=job.download, events=events, cancel=cancel)
     start = None
     if job.start:
         start = read_prompt(job.start, key=job.start_key)
