@@ -14,10 +14,10 @@ from hub_server import LocalHub
 from recycler_gui.core.errors import (
     CheckpointError,
     HubAccessError,
-    HubCacheError,
     HubModelNotFoundError,
     HubUnreachableError,
     ModelNotCachedError,
+    WriteError,
 )
 from recycler_gui.core.events import BYTES, Cancelled, CancelToken, Progress, Stage
 from recycler_gui.core.models import hub
@@ -175,7 +175,7 @@ def test_too_little_disk_space_is_found_before_downloading(
 ) -> None:
     local_hub.add(MODEL, tiny_llama)
     monkeypatch.setattr(hub.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12 - 1000, 1000))
-    with pytest.raises(HubCacheError, match="not enough free disk space.*set HF_HOME"):
+    with pytest.raises(WriteError, match="not enough free disk space.*set HF_HOME"):
         open_checkpoint(MODEL, download=True)
     assert local_hub.downloaded(MODEL) == ["config.json"]  # read first, to learn what the model needs
 
@@ -191,7 +191,7 @@ def test_a_disk_that_fills_up_mid_download_is_named(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(file_download, "http_get", full)
-    with pytest.raises(HubCacheError, match="the disk filled up while downloading.*set HF_HOME"):
+    with pytest.raises(WriteError, match="the disk filled up while downloading.*set HF_HOME"):
         open_checkpoint(MODEL, download=True)
 
 

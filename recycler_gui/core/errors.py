@@ -85,10 +85,6 @@ class HubUnreachableError(RecyclerError):
     """The Hub cannot be reached, or downloads are switched off (HF_HUB_OFFLINE)."""
 
 
-class HubCacheError(RecyclerError):
-    """The Hugging Face cache folder cannot take a download: the disk is full or the folder is not writable."""
-
-
 class OutOfMemoryError(RecyclerError):
     """The device ran out of memory."""
 

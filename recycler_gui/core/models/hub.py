@@ -32,9 +32,9 @@ from ..errors import (
     CheckpointError,
     CorruptFileError,
     HubAccessError,
-    HubCacheError,
     HubModelNotFoundError,
     HubUnreachableError,
+    WriteError,
 )
 from ..events import BYTES, CancelToken, EventSink, Log, Progress, Stage, ignore_events
 
@@ -252,7 +252,7 @@ def _check_free_space(needed: int, model_id: str) -> None:
     existing = next(folder for folder in (cache, *cache.parents) if folder.exists())
     free = shutil.disk_usage(existing).free
     if free < needed:
-        raise HubCacheError(
+        raise WriteError(
             f"not enough free disk space for {model_id}: {needed / 1e6:.0f} MB to download, {free / 1e6:.0f} MB free "
             f"in {cache}",
             "free some space, or set HF_HOME to a folder on a larger disk, then try again",
@@ -322,7 +322,7 @@ def hub_errors(model_id: str) -> Iterator[None]:
         ) from error
     except OSError as error:
         if error.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise HubCacheError(
+            raise WriteError(
                 f"the disk filled up while downloading {model_id} into {_cache_folder()}",
                 "free some space, or set HF_HOME to a folder on a larger disk, then try again: finished files are kept",
             ) from error
@@ -331,7 +331,7 @@ def hub_errors(model_id: str) -> Iterator[None]:
                 f"the download of {model_id} was cut short ({_reason(error)})",
                 "try again: the files that arrived whole are kept, and the next try goes on from there",
             ) from error
-        raise HubCacheError(
+        raise WriteError(
             f"cannot write the download of {model_id} into {_cache_folder()} ({_reason(error)})",
             "check that folder's permissions, or set HF_HOME to a folder you can write",
         ) from error
