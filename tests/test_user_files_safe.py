@@ -120,8 +120,8 @@ def test_tune_does_not_write_over_its_task_file(
         "--out", str(task), "--format", "npy", "--steps", "1", "--prompt-length", "2", "--eval-every", "1",
         "--eval-size", "2", "--test-size", "2", "--device", "cpu", "--no-bf16",
     ])
-    assert code == 2
-    _ends_in_error_line(capsys.readouterr().err, f"refusing to replace {task}")
+    assert code == 2  # refused before training
+    _one_error_line(capsys.readouterr().err, f"refusing to write {task}: it would overwrite the input {task}")
     assert task.read_bytes() == before
 
 
@@ -137,8 +137,8 @@ def test_tune_does_not_write_over_the_model_weights(
         "--prompt-length", "2", "--eval-every", "1", "--eval-size", "2", "--test-size", "2", "--device", "cpu",
         "--no-bf16", "--task", str(write_toy_task(model.parent)), "--text-column", "review", "--label-column", "stars",
     ])
-    assert code == 2
-    _ends_in_error_line(capsys.readouterr().err, f"refusing to replace {weights}")
+    assert code == 2  # refused before training
+    _one_error_line(capsys.readouterr().err, f"refusing to write {weights}: it lies inside the input {model}")
     assert weights.read_bytes() == before
 
 

@@ -56,13 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    debug_help = "show the full traceback on errors"
+    common = argparse.ArgumentParser(add_help=False)  # a command's --debug leaves one given before the command alone
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
     parser = argparse.ArgumentParser(
         prog="prompt-recycler",
         description="Carry a trained soft prompt from one language model to another without re-training it.",
-        parents=[common],
     )
+    parser.add_argument("--debug", action="store_true", help=debug_help)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for module in (demo, recycle, compare, tune, runs, describe, doctor, data, models):

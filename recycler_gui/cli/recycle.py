@@ -54,22 +54,28 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def _cmd_recycle(args: argparse.Namespace) -> int:
     from ..core.models.checkpoints import open_checkpoint
     from ..core.prompts.formats import read_prompt, write_prompt, written_by_us
-    from ..core.storage import guard_outputs, staged_folder
+    from ..core.storage import ensure_not_input, guard_outputs, staged_folder
     from ..core.transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
 
+    vocabulary = VocabSettings(args.offset, args.num_words)
+    vocabulary.check()
     methods = resolve_methods(args.method or [RECOMMENDED])
     names = {method: method if args.format == "peft" else f"{method}.{args.format}" for method in methods}
+    outputs = [args.out / name for name in names.values()]
+    inputs = [args.prompt, args.source, args.target]  # a model id or demo model name is no path: skipped
+    guard_outputs(outputs, inputs, written_by_us)  # before any download or fit
     prompt = read_prompt(args.prompt, key=args.key)
     events = TerminalEvents()
     source, target = (open_checkpoint(reference, download=args.download, events=events)
                       for reference in (args.source, args.target))
     check_prompt_fits_source(prompt, source)
-    inputs = [args.prompt, *source.input_paths, *target.input_paths]
-    guard_outputs([args.out / name for name in names.values()], inputs, written_by_us)
+    inputs += [*source.input_paths, *target.input_paths]
+    for output in outputs:
+        ensure_not_input(output, inputs)
     params = {method: {"norm": args.norm} for method in methods} if args.norm else None
     result = recycle(
         source, target, prompt, methods,
-        vocabulary=VocabSettings(args.offset, args.num_words), seed=args.seed, params=params,
+        vocabulary=vocabulary, seed=args.seed, params=params,
         use_cache=not args.no_cache, events=events,
     )
     rows = []

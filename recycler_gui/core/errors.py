@@ -45,6 +45,10 @@ class AmbiguousKeyError(RecyclerError):
     """A weights file holding several candidate prompt tensors and no ``--key`` to choose."""
 
 
+class SettingsError(RecyclerError):
+    """A setting of the wrong type or out of its range, from a flag, a job file or the window."""
+
+
 class UnreadableInputError(RecyclerError):
     """A file or folder the user named exists but cannot be read: no permission, or a failing disk."""
 

@@ -7,9 +7,13 @@ A field declared ``eval_size: int = setting(200, "test examples scored per promp
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import MISSING, Field, field, fields
-from typing import Any
+from dataclasses import MISSING, Field, field, fields, is_dataclass
+from types import UnionType
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+from .errors import SettingsError
 
 HELP = "help"
 
@@ -46,3 +50,79 @@ def help_of(cls: type, name: str) -> str:
     if found.default is MISSING or found.default is None or isinstance(found.default, bool):
         return text
     return f"{text} (default {found.default})"
+
+
+def check_types(settings: Any) -> None:
+    """Raise ``SettingsError`` naming the first field of the dataclass ``settings`` whose value is not of its type.
+
+    Flags and widgets give the right types; job files are free text (``eval_size: "abc"``, ``methods =
+    "procrustes"``), so every settings class checks its types here before its ranges. Nested settings are checked
+    by their own ``check``.
+    """
+    hints = get_type_hints(type(settings))
+    for found in fields(settings):
+        value, wanted = getattr(settings, found.name), hints[found.name]
+        if is_dataclass(wanted) or _matches(value, wanted):
+            continue
+        if isinstance(value, str) and get_origin(wanted) is list:
+            example = f", a list even for one: {json.dumps([value])}"
+        else:
+            default = default_of(type(settings), found.name)
+            example = "" if default in (MISSING, None) else f", e.g. {json.dumps(default)}"
+        raise SettingsError(f"the setting {found.name} is {_shown(value)}, {_kind(value)}, not {_describe(wanted)}",
+                            f"give {found.name} as {_describe(wanted)}{example}")
+
+
+def at_least(settings: Any, name: str, low: int, what: str = "") -> None:
+    """Raise ``SettingsError`` when setting ``name`` is below ``low`` (``what`` says what it counts)."""
+    value = getattr(settings, name)
+    if value < low:
+        flag = f"--{name.replace('_', '-')}"
+        counts = f", {what}" if what else ""
+        raise SettingsError(f"the setting {name} ({flag}{counts}) must be {low} or more, not {value}",
+                            f"give {flag} a value of {low} or more")
+
+
+def _matches(value: Any, wanted: Any) -> bool:
+    origin, args = get_origin(wanted), get_args(wanted)
+    if wanted is Any:
+        return True
+    if origin in (Union, UnionType):
+        return any(_matches(value, arg) for arg in args)
+    if wanted in (int, float) and isinstance(value, bool):
+        return False
+    if wanted is float:
+        return isinstance(value, int | float)
+    if origin is list:
+        return isinstance(value, list) and all(_matches(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(_matches(k, args[0]) and _matches(v, args[1]) for k, v in value.items())
+    return isinstance(value, origin or wanted)
+
+
+_NAMES = {int: "a whole number", float: "a number", str: "a text", bool: "true or false", type(None): "nothing"}
+_PLURALS = {int: "whole numbers", float: "numbers", str: "texts"}
+
+
+def _describe(wanted: Any) -> str:
+    origin, args = get_origin(wanted), get_args(wanted)
+    if origin in (Union, UnionType):
+        given = [arg for arg in args if arg is not type(None)]
+        return " or ".join(_describe(arg) for arg in given) + (" (or left out)" if len(given) < len(args) else "")
+    if origin is list:
+        return f"a list of {_PLURALS.get(args[0], 'values')}"
+    if origin is dict:
+        return "a table of settings"
+    return _NAMES.get(wanted, getattr(wanted, "__name__", str(wanted)))
+
+
+def _kind(value: Any) -> str:
+    for kind in (bool, int, float, str, type(None)):
+        if isinstance(value, kind):
+            return _NAMES[kind] if kind is not bool else "a true/false value"
+    return {list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."

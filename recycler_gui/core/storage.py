@@ -42,12 +42,10 @@ def guard_outputs(
 ) -> None:
     """Refuse, before any work, every output that would harm the user's files or cannot be written.
 
-    An output is refused when it is, holds or lies inside one of ``inputs`` (inputs that do not exist are skipped:
-    they cannot be harmed), when it exists and ``is_ours`` does not recognise it as an earlier output of ours, and
-    when the folder it goes into cannot be written.
+    An output is refused when it is, holds or lies inside one of ``inputs``, when it exists and ``is_ours`` does not
+    recognise it as an earlier output of ours, and when the folder it goes into cannot be written.
     """
     given = [Path(path) for path in inputs]
-    given = [path for path in given if path.exists()]
     for output in map(Path, outputs):
         ensure_not_input(output, given)
         if (output.exists() or output.is_symlink()) and not is_ours(output):
@@ -59,9 +57,14 @@ def guard_outputs(
 
 
 def ensure_not_input(target: Path, inputs: Iterable[Path | str]) -> None:
-    """Refuse a write to ``target`` when it is, holds or lies inside one of the user's input paths."""
+    """Refuse a write to ``target`` when it is, holds or lies inside one of the user's input paths.
+
+    Inputs that do not exist are skipped: they cannot be harmed (and names such as a built-in task are no paths).
+    """
     forms = _forms(target)
     for given in inputs:
+        if not Path(given).exists():
+            continue
         source_forms = _forms(Path(given))
         for out in forms:
             for source in source_forms:

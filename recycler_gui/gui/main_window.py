@@ -375,7 +375,7 @@ class MainWindow(QMainWindow):
         job = self.report.job
         inputs = [Path(job[key]) for key in ("source", "target", "prompt", "task", "target_prompt") if job.get(key)]
         try:
-            ensure_not_input(path, [given for given in inputs if given.exists()])
+            ensure_not_input(path, inputs)
             write_text_atomic(path, text)
         except RecyclerError as error:
             show_error(self, error)

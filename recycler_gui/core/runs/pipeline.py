@@ -36,12 +36,13 @@ from ..events import (
     ignore_events,
     retune_series,
 )
-from ..fields import same_as, setting
+from ..fields import at_least, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
 from ..prompts.formats import SoftPrompt, read_prompt
 from ..report import CANCELLED, FINISHED, RETUNE_STARTS, SCRATCH, HeadStart, Report, Row, RowKind
 from ..training.tuning import TuningSettings, dev_accuracy, tune
+from ..transfer.recyclers import recycler_class
 from ..transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
 from ..transfer.vocab import VocabSettings
 from .settings import JobError, RunSettings
@@ -114,14 +115,29 @@ class Job(RunSettings):
         return cls.from_dict(values)
 
     def check(self) -> None:
-        if self.eval_size < 1 or self.batch_size < 1 or self.retune_steps < 0:
-            raise JobError("evaluation size and batch size must be >= 1, re-tune steps >= 0", "fix the job settings")
+        """Every setting (types, ranges, names, the device), before any work: the CLI, job files and the window
+        all come through here."""
+        super().check()
+        self.vocabulary().check()
+        for name, low in (("eval_size", 1), ("retune_steps", 0), ("retune_eval_every", 1), ("retune_eval_size", 1)):
+            at_least(self, name, low)
+        if self.retune_learning_rate <= 0:
+            raise JobError(f"the re-tuning learning rate {self.retune_learning_rate} is not positive",
+                           "use e.g. 0.3 for Adam")
         if not 0 <= self.few_shot <= MAX_SHOTS:
             raise JobError(f"few-shot examples must be 0 (off) to {MAX_SHOTS}, not {self.few_shot}",
                            "the few-shot mode uses a handful of labelled examples; set 0 for data-free only")
         bad = set(self.retune_from) - set(RETUNE_STARTS)
         if bad:
             raise JobError(f"unknown re-tune start {', '.join(bad)}", f"use {' and/or '.join(RETUNE_STARTS)}")
+        resolve_methods(self.methods)
+        resolve_baselines(self.baselines)
+        for method, params in self.method_params.items():
+            recycler_class(method)(seed=self.seed, **params)  # checks each parameter's name and type
+
+    def vocabulary(self) -> VocabSettings:
+        """Which shared words the recyclers fit on."""
+        return VocabSettings(self.offset, self.num_words)
 
 
 def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> Report:
@@ -190,7 +206,7 @@ class _Run:
         task: Task, methods: list[str], baselines: list[str],
     ) -> None:
         recycled = recycle(
-            source, target, prompt, methods, vocabulary=VocabSettings(job.offset, job.num_words), seed=job.seed,
+            source, target, prompt, methods, vocabulary=job.vocabulary(), seed=job.seed,
             params=job.method_params, events=self.emit, cancel=self.cancel,
         )
         self.report.vocabulary = recycled.vocabulary.as_dict()

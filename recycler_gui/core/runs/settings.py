@@ -12,7 +12,8 @@ from ..data.catalog import load_task
 from ..data.movie_reviews import MOVIE_REVIEWS
 from ..data.tasks import Task
 from ..errors import RecyclerError
-from ..fields import setting
+from ..fields import at_least, check_types, setting
+from ..models.devices import resolve_device, resolve_dtype
 from ..models.hub import DOWNLOAD_SETTING
 
 
@@ -43,6 +44,12 @@ class RunSettings:
     dtype: str = setting("float32", "the model weights' dtype")
     batch_size: int = setting(16, "examples per forward pass")
     seed: int = setting(0, "seed for sampling, splits and tuning")
+
+    def check(self) -> None:
+        """Types, ranges and the device, before any work; subclasses add their own settings."""
+        check_types(self)
+        at_least(self, "batch_size", 1)
+        resolve_dtype(self.dtype, resolve_device(self.device))
 
     def load_task(self) -> Task:
         """The task these settings name, with their columns, label words, template and split seed."""

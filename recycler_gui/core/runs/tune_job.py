@@ -14,10 +14,10 @@ from typing import Any
 
 from ..evaluation.scoring import Metrics, Scorer, classification_metrics
 from ..events import CancelToken, EventSink, Stage, ignore_events
-from ..fields import setting
+from ..fields import at_least, setting
 from ..models.checkpoints import open_checkpoint
-from ..prompts.formats import FORMATS, read_prompt, write_prompt
-from ..storage import ensure_not_input
+from ..prompts.formats import FORMATS, read_prompt, write_prompt, written_by_us
+from ..storage import ensure_not_input, guard_outputs
 from ..training.tuning import TuningResult, TuningSettings, initial_prompt, tune
 from ..transfer.recycling import check_prompt_fits_source
 from .settings import JobError, RunSettings
@@ -38,6 +38,14 @@ class TuneJob(RunSettings):
     start_key: str | None = setting(None, "tensor to use when the start file holds several")
     test_size: int = setting(1000, "test examples scored at the end")
     tuning: TuningSettings = setting(factory=TuningSettings, help="steps, learning rate, evaluation, init, norm cap")
+
+    def check(self) -> None:
+        """Every setting (types, ranges, the format, the device), before any work."""
+        super().check()
+        self.settings().check()
+        at_least(self, "test_size", 1)
+        if self.format not in FORMATS:
+            raise JobError(f"unknown output format {self.format!r}", f"choose one of {', '.join(FORMATS)}")
 
     def settings(self) -> TuningSettings:
         """The tuning settings with this job's batch size and seed."""
@@ -79,14 +87,15 @@ class TuneResult:
 def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> TuneResult:
     """Tune a prompt as ``job`` says; raises ``Cancelled`` when cancelled (nothing is written then)."""
     cancel = cancel or CancelToken()
+    job.check()
     settings = job.settings()
-    settings.check()
-    if job.format not in FORMATS:
-        raise JobError(f"unknown output format {job.format!r}", f"choose one of {', '.join(FORMATS)}")
-    inputs = [job.start] if job.start else []
-    ensure_not_input(Path(job.out), [Path(p) for p in inputs])
+    out = Path(job.out)
+    inputs = [path for path in (job.start, job.task, job.model) if path]  # a built-in task or model id is no path
+    guard_outputs([out], inputs, written_by_us)
     task = job.load_task()
     checkpoint = open_checkpoint(job.model, download=job.download, events=events, cancel=cancel)
+    inputs += checkpoint.input_paths  # where a model id or demo model name lives
+    ensure_not_input(out, inputs)
     start = None
     if job.start:
         start = read_prompt(job.start, key=job.start_key)

@@ -19,7 +19,7 @@ from ..errors import RecyclerError
 from ..evaluation.baselines import class_label_prompt, random_prompt, text_prompt
 from ..evaluation.scoring import Scorer, classification_metrics
 from ..events import CancelToken, EventSink, Log, Point, Progress, Stage, ignore_events
-from ..fields import setting
+from ..fields import at_least, check_types, setting
 from ..prompts.formats import PromptMeta, SoftPrompt
 
 INITS = ("class-label", "random", "text:WORDS")
@@ -51,11 +51,13 @@ class TuningSettings:
     )
 
     def check(self) -> None:
-        if self.steps < 0 or self.prompt_length < 1 or self.batch_size < 1 or self.eval_every < 1:
-            raise TuningError(
-                "steps must be >= 0, and prompt length, batch size and evaluation interval >= 1",
-                "fix the tuning settings",
-            )
+        """Types and ranges, before any work."""
+        check_types(self)
+        at_least(self, "steps", 0)
+        for name in ("prompt_length", "batch_size", "eval_every", "eval_size"):
+            at_least(self, name, 1)
+        if self.patience is not None:
+            at_least(self, "patience", 1, "evaluations without dev gain")
         if self.learning_rate <= 0:
             raise TuningError(f"learning rate {self.learning_rate} is not positive", "use e.g. 0.3 for Adam")
         if self.max_norm is not None and self.max_norm <= 0:

@@ -82,6 +82,7 @@ def recycle(
     """Recycle ``prompt`` from ``source`` to ``target`` with each of ``methods``."""
     cancel = cancel or CancelToken()
     vocabulary = vocabulary or VocabSettings()
+    vocabulary.check()
     methods = resolve_methods(methods)
     check_prompt_fits_source(prompt, source)
     if prompt.decoder is not None and target.family == DECODER_ONLY:

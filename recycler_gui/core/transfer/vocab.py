@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..errors import RecyclerError
-from ..fields import setting
+from ..fields import at_least, check_types, setting
 
 MIN_WORDS = 32
 _ALPHABETIC = re.compile(r"[A-Za-z]+")
@@ -32,6 +32,13 @@ class VocabSettings:
 
     offset: int = setting(1000, "skip this many most frequent shared words")
     num_words: int | None = setting(4000, "fit on this many shared words, or all")
+
+    def check(self) -> None:
+        """Types and ranges, before any work: a negative offset would fit on the rarest words instead."""
+        check_types(self)
+        at_least(self, "offset", 0, "the most frequent shared words to skip")
+        if self.num_words is not None:
+            at_least(self, "num_words", 1, "the shared words to fit on; or all")
 
     def key(self) -> str:
         return f"offset={self.offset},num_words={self.num_words or 'all'}"

@@ -44,6 +44,13 @@ class Recycler(ABC):
                 f"{self.name} has no parameter {', '.join(sorted(unknown))}",
                 f"its parameters are {', '.join(self.defaults)}",
             )
+        for name, value in params.items():
+            wanted = type(self.defaults[name])
+            if isinstance(value, bool) or not isinstance(value, int | float if wanted is float else wanted):
+                raise RecyclerParameterError(
+                    f"{self.name}'s parameter {name} is {value!r}, not {'a text' if wanted is str else 'a number'}",
+                    f"give it like its default, {json.dumps(self.defaults[name])}",
+                )
         self.seed = seed
         self.params = {**self.defaults, **params}
         if self.params["norm"] not in NORM_MODES:
