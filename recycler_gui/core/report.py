@@ -21,8 +21,13 @@ from .errors import CorruptFileError
 REPORT_FORMAT = 2
 """Written into every report; reports without it come from earlier versions (see ``Row.from_dict``)."""
 
-RUNNING, FINISHED, CANCELLED = "running", "finished", "cancelled"
-"""Statuses of a run; a failed one has ``failed: <error>``."""
+RUNNING, FINISHED, CANCELLED, INTERRUPTED = "running", "finished", "cancelled", "interrupted"
+"""Statuses of a run; a failed one has ``failed: <error>``. A run stored as running whose writer is gone (killed, or
+its machine down) is shown as interrupted (``Report.stale`` and ``runs.store``)."""
+HEARTBEAT_SECONDS = 30.0
+"""A running run's writer records the time this often (``Report.heartbeat``)."""
+STALE_BEATS = 4
+"""A running run whose last heartbeat is older than this many intervals is interrupted, seen from any host."""
 
 SCRATCH = "scratch"
 """The start of a prompt re-tuned from the class-label init (``Row.start`` and ``Job.retune_from``)."""
@@ -189,12 +194,14 @@ class Report:
     """A comparison run: its job, status, rows, curves and the comparison derived from the rows.
 
     ``curves`` maps an event series (``events.Point``) to its (x, y) points; ``writer`` is who writes the run (see
-    ``runs.store``). Call ``add`` for every new row: it derives the summary once per change.
+    ``runs.store``) and ``heartbeat`` the last time (seconds since the epoch) it said it was alive. Call ``add`` for
+    every new row: it derives the summary once per change.
     """
 
     job: dict[str, Any] = field(default_factory=dict)
     status: str = RUNNING
     writer: dict[str, Any] | None = None
+    heartbeat: float | None = None
     run_id: str | None = None
     path: str | None = None
     task: dict[str, Any] | None = None
@@ -243,6 +250,12 @@ class Report:
             sum(bool(row.success) for row in recycled) / len(recycled) if recycled and baseline is not None else None
         )
 
+    def stale(self, now: float) -> bool:
+        """Stored as running, but its writer has not beaten for ``STALE_BEATS`` intervals: it is gone, whatever host
+        it ran on. A report without heartbeats (earlier versions) is never stale."""
+        return self.status == RUNNING and self.heartbeat is not None and \
+            now - self.heartbeat > STALE_BEATS * HEARTBEAT_SECONDS
+
     # ---------------------------------------------------------------------------------------------------- storage
 
     def as_dict(self) -> dict[str, Any]:
@@ -269,6 +282,7 @@ class Report:
                 rows[row.key] = row
         report = cls(
             job=values.get("job") or {}, status=str(values.get("status") or RUNNING), writer=values.get("writer"),
+            heartbeat=_seconds(values.get("heartbeat")),
             run_id=values.get("run_id"), path=values.get("path"), task=values.get("task"),
             vocabulary=values.get("vocabulary"),
             rows=list(rows.values()),
@@ -404,3 +418,8 @@ CSV_FIELDS = (
 def shown_columns(rows: Sequence[Row]) -> list[Column]:
     """The columns to show for ``rows``: all but the optional ones no row has a value in."""
     return [c for c in COLUMNS if not c.optional or any(c.value(row) is not None for row in rows)]
+
+
+def _seconds(value: Any) -> float | None:
+    """A time stored in a report, or None when it is missing or not a number."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -180,18 +180,23 @@ class _Run:
         self.report.task = task.describe()
         self.emit(Log(f"this run is stored in {self.folder.path}"))
         started = time.perf_counter()
-        try:
-            self._compare(job, source, target, prompt, tuned_on_target, task, methods, baselines)
-            self.report.status = FINISHED
-        except Cancelled:
-            self.report.status = CANCELLED
-            self.emit(Log("cancelled: the finished rows are kept"))
-        except Exception as error:
-            self.report.status = f"failed: {error}"
-            raise
-        finally:
-            self.report.seconds = round(time.perf_counter() - started, 2)
-            self.folder.save_report(self.report)
+        with self.folder.heartbeat(self.report):
+            self.folder.save_report(self.report)  # running, with its writer: a run killed from here on is interrupted
+            try:
+                self._compare(job, source, target, prompt, tuned_on_target, task, methods, baselines)
+                self.report.status = FINISHED
+            except Cancelled:
+                self.report.status = CANCELLED
+                self.emit(Log("cancelled: the finished rows are kept"))
+            except KeyboardInterrupt:  # Ctrl-C in a terminal: a cancel too, stored before the interrupt goes on
+                self.report.status = CANCELLED
+                raise
+            except Exception as error:
+                self.report.status = f"failed: {error}"
+                raise
+            finally:
+                self.report.seconds = round(time.perf_counter() - started, 2)
+                self.folder.save_report(self.report)
         return self.report
 
     def _add_row(self, row: Row) -> None:

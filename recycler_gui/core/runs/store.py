@@ -1,27 +1,34 @@
 """Run history on disk: each run is a folder under the user data folder, written as the run goes.
 
-``<data>/runs/<id>/`` holds ``job.json``, ``report.json`` and ``report.csv`` (the ``Report``, rewritten atomically
-after every finished row, so a crash or a cancel keeps what finished) and ``prompts/<name>/`` (PEFT adapters for the
-target; each row records its own).
+``<data>/runs/<id>/`` holds ``job.json``, ``report.json`` and ``report.csv`` (the ``Report``, written when the run
+starts and rewritten atomically after every finished row, so a crash or a cancel keeps what finished),
+``prompts/<name>/`` (PEFT adapters for the target; each row records its own) and, while the run goes, ``heartbeat``:
+the time, rewritten every ``HEARTBEAT_SECONDS``. A run stored as running is shown as interrupted when its writer is
+gone: a process of this host that no longer exists, or a heartbeat too old, seen from any host.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
+import threading
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputNotFoundError, RecyclerError
 from ..prompts.formats import PeftTarget, SoftPrompt, write_prompt
-from ..report import RUNNING, Report, RowKind
+from ..report import HEARTBEAT_SECONDS, INTERRUPTED, RUNNING, Report, RowKind
 from ..storage import data_dir, write_text_atomic
 
 PROMPTS = "prompts"
+HEARTBEAT = "heartbeat"
 
 
 def runs_root() -> Path:
@@ -59,8 +66,32 @@ class RunFolder:
         write_text_atomic(self.path / "report.json", report.to_json())
         write_text_atomic(self.path / "report.csv", report.to_csv())
 
+    @contextlib.contextmanager
+    def heartbeat(self, report: Report) -> Iterator[None]:
+        """While the body runs, write the time into the run folder every ``HEARTBEAT_SECONDS``, so that any host can
+        tell this run from one whose writer died (``Report.stale``). A failed beat is skipped, never the run's
+        failure."""
+        stop, every = threading.Event(), HEARTBEAT_SECONDS
+
+        def beat() -> None:
+            while True:
+                report.heartbeat = time.time()
+                with contextlib.suppress(RecyclerError):
+                    write_text_atomic(self.path / HEARTBEAT, f"{report.heartbeat:.3f}\n")
+                if stop.wait(every):
+                    return
+
+        beat_thread = threading.Thread(target=beat, name=f"heartbeat of run {self.run_id}", daemon=True)
+        beat_thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beat_thread.join()
+
     def load_report(self) -> Report:
-        """The stored report (also one an earlier version wrote), with this folder's run id and path."""
+        """The stored report (also one an earlier version wrote), with this folder's run id and path, and its status
+        as it is now (a run whose writer is gone is interrupted)."""
         try:
             report = Report.from_json((self.path / "report.json").read_text(encoding="utf-8"))
         except (OSError, RecyclerError) as error:
@@ -68,6 +99,10 @@ class RunFolder:
                 f"the run {self.run_id} has no readable report ({error})", "it may have been cut off; delete it"
             ) from error
         report.run_id, report.path = self.run_id, str(self.path)  # where it is now, also when the folder moved
+        with contextlib.suppress(OSError, ValueError):  # no heartbeat file: a finished run, or an earlier version
+            report.heartbeat = max(report.heartbeat or 0.0, float((self.path / HEARTBEAT).read_text()))
+        if report.status == RUNNING and (report.stale(time.time()) or not _writer_alive(report.writer)):
+            report.status = INTERRUPTED
         return report
 
 
@@ -86,13 +121,11 @@ def list_runs() -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue  # not a run we can describe; it stays on disk untouched
         try:
-            report = Report.from_json((path / "report.json").read_text(encoding="utf-8"))
-        except (OSError, RecyclerError):
+            report = RunFolder(path).load_report()
+        except RecyclerError:
             report = Report(status="no report")
-        status = report.status
-        if status == RUNNING and not _writer_alive(report.writer):
-            status = "interrupted"
-        runs.append({"id": path.name, "path": str(path), "status": status, "job": job, "rows": len(report.rows),
+        runs.append({"id": path.name, "path": str(path), "status": report.status, "job": job,
+                     "rows": len(report.rows),
                      "best_recycled": report.best_accuracy(RowKind.RECYCLED),
                      "best_baseline": report.best_accuracy(RowKind.BASELINE)})
     return runs
