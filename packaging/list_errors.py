@@ -24,6 +24,8 @@ def render(node: ast.AST) -> str:
         return node.value
     if isinstance(node, ast.JoinedStr):
         return "".join(render(part) for part in node.values)
+    if isinstance(node, ast.FormattedValue) and _words(node.value):
+        return f"‹{' / '.join(_words(node.value))}›"  # {'a' if x else 'b' if y else 'c'}: ‹a / b / c›
     if isinstance(node, ast.FormattedValue):
         inner = ast.unparse(node.value)
         short = inner.split(".")[-1].split("(")[0].strip("()[]'\" ") or "value"
@@ -36,6 +38,16 @@ def render(node: ast.AST) -> str:
             "removeprefix", "rstrip", "strip"):
         return render(node.func.value)
     return f"‹{ast.unparse(node)[:30]}›"
+
+
+def _words(node: ast.AST) -> list[str]:
+    """The texts of a chain of conditional expressions whose every branch is a non-empty text, else []."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value:
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        body, rest = _words(node.body), _words(node.orelse)
+        return body + rest if body and rest else []
+    return []
 
 
 def error_classes() -> set[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
 import subprocess
@@ -267,7 +268,7 @@ def test_recycle_into_a_read_only_folder(tiny_llama: Path, tiny_gemma: Path, tmp
     finally:
         locked.chmod(0o755)
     assert result.returncode == 2, result.stderr
-    _one_error_line(result.stderr, f"no permission to write {locked}")
+    _one_error_line(result.stderr, f"no permission to write {locked}. Choose a folder you can write to")
     assert list(locked.iterdir()) == []
 
 
@@ -326,6 +327,15 @@ def test_a_prompt_file_without_read_permission(tmp_path: Path) -> None:
     result = _cli_unprivileged("inspect", str(prompt))
     assert result.returncode == 2, result.stderr
     _one_error_line(result.stderr, f"no permission to read {prompt}", "chmod u+r")
+
+
+def test_a_job_file_without_read_permission(tmp_path: Path) -> None:
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"source": "a", "target": "b", "prompt": "c"}))
+    job.chmod(0o000)
+    result = _cli_unprivileged("compare", "--job", str(job))
+    assert result.returncode == 2, result.stderr
+    _one_error_line(result.stderr, f"no permission to read {job}")
 
 
 def test_an_npy_header_claiming_a_huge_shape_is_named_corrupt(

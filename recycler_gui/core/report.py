@@ -302,7 +302,8 @@ class Report:
         try:
             values = json.loads(text)
         except ValueError as error:
-            raise CorruptFileError(f"the report is not valid JSON ({error})", "it may have been cut off") from error
+            raise CorruptFileError(f"the report is not valid JSON ({error})",
+                                  "it may have been cut off; delete the run") from error
         return cls.from_dict(values)
 
     def to_csv(self) -> str:

@@ -65,15 +65,12 @@ def ensure_not_input(target: Path, inputs: Iterable[Path | str]) -> None:
     for given in inputs:
         if not Path(given).exists():
             continue
-        source_forms = _forms(Path(given))
-        for out in forms:
-            for source in source_forms:
-                how = ("would overwrite" if out == source else "lies inside" if out.is_relative_to(source)
-                       else "holds" if source.is_relative_to(out) else None)
-                if how:
-                    raise OverwriteError(
-                        f"refusing to write {target}: it {how} the input {given}", "choose another output path"
-                    )
+        for out, source in ((out, source) for out in forms for source in _forms(Path(given))):
+            same, inside = out == source, out.is_relative_to(source)
+            if inside or source.is_relative_to(out):
+                raise OverwriteError(f"refusing to write {target}: it "
+                                     f"{'would overwrite' if same else 'lies inside' if inside else 'holds'} the input "
+                                     f"{given}", "choose another output path")
 
 
 def _forms(path: Path) -> set[Path]:
@@ -101,8 +98,9 @@ def check_writable(output: Path) -> None:
 
 
 def write_error(path: Path, error: OSError, folder: Path | None = None) -> WriteError:
-    """The one line for a write to ``path`` (made in ``folder``) that failed with ``error``."""
-    where = Path(error.filename) if error.filename else path
+    """The one line for a write to ``path`` (made in ``folder``) that failed with ``error``: it names the folder
+    rather than a temporary file's name."""
+    where = folder or (Path(error.filename) if error.filename else path)
     code = error.errno
     if code in (errno.EACCES, errno.EPERM):
         return WriteError(f"no permission to write {where}",
@@ -118,7 +116,7 @@ def write_error(path: Path, error: OSError, folder: Path | None = None) -> Write
         return WriteError(f"cannot write {path}: {blocker} is a file, not a folder",
                           "choose an output path under a folder")
     if code == errno.EISDIR:
-        return WriteError(f"cannot write the file {path}: {where} is a folder",
+        return WriteError(f"cannot write the file {path}: it is a folder",
                           "choose another name, or move the folder away")
     if code == errno.ENOENT and folder is not None and folder.is_dir():
         return WriteError(f"cannot create files in {folder}: it is a system folder, not one for files",

@@ -38,9 +38,8 @@ def resolve_device(name: str = "auto") -> torch.device:
     if not available.get(device.type, False):
         raise CheckpointError(f"the device {name!r} is not available on this machine", "use --device auto or cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        count = torch.cuda.device_count()
-        raise CheckpointError(f"the device {name!r} is not available: this machine has {count} GPU"
-                              f"{'s' if count > 1 else ''} (cuda:0 to cuda:{count - 1})", "use --device cuda or auto")
+        raise CheckpointError(f"the device {name!r} is not available: this machine's GPUs are cuda:0 to "
+                              f"cuda:{torch.cuda.device_count() - 1}", "use --device cuda or auto")
     return device
 
 

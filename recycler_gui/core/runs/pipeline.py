@@ -41,6 +41,7 @@ from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
 from ..prompts.formats import SoftPrompt, read_prompt
 from ..report import CANCELLED, FINISHED, RETUNE_STARTS, SCRATCH, HeadStart, Report, Row, RowKind
+from ..storage import read_error
 from ..training.tuning import TuningSettings, dev_accuracy, tune
 from ..transfer.recyclers import recycler_class
 from ..transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
@@ -107,8 +108,13 @@ class Job(RunSettings):
             raise InputNotFoundError(f"no such job file: {path}", "check the path")
         try:
             text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise read_error(path, error) from error
+        except UnicodeDecodeError as error:
+            raise CorruptFileError(f"the job file {path} is not UTF-8 text", "save it as UTF-8") from error
+        try:
             values = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
-        except (OSError, UnicodeDecodeError, ValueError) as error:
+        except (ValueError, RecursionError) as error:
             raise CorruptFileError(f"the job file {path} cannot be parsed ({error})", "fix its syntax") from error
         if not isinstance(values, dict):
             raise JobError(f"the job file {path} does not hold a table of settings", "write key = value settings")
