@@ -290,15 +290,24 @@ def _read_tensor_file(path: Path, fmt: str) -> tuple[dict[str, torch.Tensor], di
             warnings.simplefilter("ignore")
             loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        if "Unsupported global" in str(error):
+        text = str(error)
+        if "Unsupported global" in text:
             raise UnknownFormatError(
                 f"{path} holds Python objects besides tensors, which we do not unpickle for safety",
                 "save just the prompt tensor (torch.save(prompt_tensor, path)) or a dict of tensors",
             ) from error
+        if _TORCH_REASON in text:  # keep torch's reason, not its advice to load with weights_only=False
+            reason = " ".join(text.split(_TORCH_REASON, 1)[1].split("Check the documentation", 1)[0].split())
+            raise CorruptFileError(f"{path} cannot be read; it may be truncated or damaged ({reason})",
+                                   "copy or export the file again") from error
         raise _corrupt(path, error) from error
     metadata = loaded.get("metadata") if isinstance(loaded, dict) else None
     meta = {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, dict) else {}
     return _flatten_tensors(loaded), meta
+
+
+_TORCH_REASON = "WeightsUnpickler error:"
+"""Where torch's message on a file its safe loader refuses gives the reason, after its general advice."""
 
 
 def _flatten_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
