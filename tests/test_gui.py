@@ -233,3 +233,33 @@ def test_the_accuracy_chart_has_room_at_the_default_size(window: MainWindow, qtb
     ]))
     qtbot.wait(50)
     assert window.plots.accuracy_plot.getViewBox().height() >= 150
+
+
+def test_advanced_settings_fold_away_and_remember_it(qtbot, tmp_path: Path) -> None:
+    settings = QSettings(str(tmp_path / "sections.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    sections = window.inputs.sections
+    assert not any(section.expanded for section in sections.values())  # folded the first time
+    assert sections["run"].header.toolTip() == "Run settings: auto · float32 · 200 test examples"
+    window.inputs.eval_size.setValue(500)
+    assert "500 test examples" in sections["run"].header.toolTip()  # the folded line follows the setting
+    window.inputs.retune_steps.setValue(40)
+    assert sections["bound"].header.toolTip().endswith("re-tune 40 steps from scratch and from the best recycled "
+                                                       "prompt")
+    qtbot.mouseClick(sections["run"].header, Qt.MouseButton.LeftButton)
+    assert sections["run"].expanded and window.inputs.eval_size.isVisibleTo(window)
+    again = MainWindow(settings)
+    qtbot.addWidget(again)
+    assert again.inputs.sections["run"].expanded and not again.inputs.sections["baselines"].expanded
+
+
+def test_the_common_inputs_are_in_view_without_scrolling(window: MainWindow, qtbot) -> None:
+    window.resize(1400, 900)
+    window.inputs.task.preview.setText("\n".join(["a line of the task preview"] * 5))
+    qtbot.wait(50)
+    viewport = window.inputs.parentWidget()
+    assert window.inputs.sizeHint().height() <= viewport.height()
+    for widget in (window.inputs.source, window.inputs.prompt, window.inputs.target, window.inputs.task,
+                   window.inputs.method_checks["kernel"]):
+        assert widget.isVisibleTo(window)

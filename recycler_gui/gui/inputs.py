@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLayout,
     QLineEdit,
     QMenu,
     QPushButton,
@@ -43,11 +44,20 @@ from ..core.report import SCRATCH, RowKind
 from ..core.runs.pipeline import Job, JobError
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .errors import show_error
+from .sections import CollapsibleSection
 from .worker import run_in_background
 
 WARNING_STYLE = "color: #c0392b;"
 DOWNLOAD_LABEL = "Download models from the Hugging Face Hub"
 """The window's setting that allows Hub downloads (the error for a model not in the cache names it)."""
+PREVIEW_EXAMPLES, PREVIEW_CHARS = 2, 60
+"""The task preview: a few rendered examples, short, so the common inputs stay in view without scrolling."""
+
+
+def _compact(layout: QLayout) -> None:
+    """Tighter margins inside a group box: the common inputs all fit in view at the default window size."""
+    layout.setContentsMargins(8, 4, 8, 6)
+    layout.setSpacing(3)
 
 
 def _summary_label() -> QLabel:
@@ -143,6 +153,7 @@ class ModelPicker(QGroupBox):
         self.zoo_menu.aboutToShow.connect(self._fill_zoo_menu)
         self.summary = _summary_label()
         layout = QVBoxLayout(self)
+        _compact(layout)
         layout.addWidget(self.picker)
         layout.addWidget(self.summary)
         self.picker.changed.connect(self._describe)
@@ -266,6 +277,7 @@ class PromptPicker(QGroupBox):
         self.warning.setStyleSheet(WARNING_STYLE)
         self.warning.hide()
         layout = QVBoxLayout(self)
+        _compact(layout)
         layout.addWidget(self.picker)
         layout.addWidget(self.summary)
         layout.addWidget(self.warning)
@@ -346,6 +358,7 @@ class TaskPicker(QGroupBox):
         form.addRow("Template", self.template)
         self.form = form
         layout = QVBoxLayout(self)
+        _compact(layout)
         layout.addLayout(form)
         layout.addWidget(self.preview)
         self.debounce = QTimer(self, singleShot=True, interval=300)
@@ -398,9 +411,9 @@ class TaskPicker(QGroupBox):
             counts = task.describe()["examples"]
             lines = [f"{counts['train']:,} train · {counts['dev']:,} dev · {counts['test']:,} test · label words "
                      + ", ".join(repr(w) for w in task.label_words)]
-            for example in task.train[:3]:
+            for example in task.train[:PREVIEW_EXAMPLES]:
                 rendered = task.render(example.text).replace("\n", "⏎")
-                shown = rendered if len(rendered) <= 110 else f"{rendered[:110]}…"
+                shown = rendered if len(rendered) <= PREVIEW_CHARS else f"{rendered[:PREVIEW_CHARS]}…"
                 lines.append(f"{shown} → {task.label_words[example.label]!r}")
             return "\n".join(lines)
 
@@ -448,17 +461,25 @@ class InputsPanel(QWidget):
         self.task = TaskPicker(settings, pool)
         self.source.described.connect(self.prompt.set_source_info)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(6)
         for widget in (self.source, self.prompt, self.target, self.task):
             layout.addWidget(widget)
         layout.addWidget(self._methods_box())
-        layout.addWidget(self._baselines_box())
-        layout.addWidget(self._retune_box(settings))
-        layout.addWidget(self._settings_box())
+        self.sections = {
+            "baselines": CollapsibleSection("Baselines on the target", self._baselines_box(), settings, "baselines"),
+            "bound": CollapsibleSection("Upper bound and re-tuning", self._retune_box(settings), settings, "bound"),
+            "run": CollapsibleSection("Run settings", self._settings_box(), settings, "run"),
+        }
+        for section in self.sections.values():
+            layout.addWidget(section)
         layout.addStretch(1)
+        self._summarise_sections()
 
     def _methods_box(self) -> QGroupBox:
         box = QGroupBox("Recycling methods")
         grid = QGridLayout(box)
+        _compact(grid)
         self.method_checks: dict[str, QCheckBox] = {}
         self.method_params: dict[str, ParameterWidget] = {}
         for row, (name, cls) in enumerate(RECYCLERS.items()):
@@ -472,17 +493,19 @@ class InputsPanel(QWidget):
             grid.addWidget(widget, row, 2)
         return box
 
-    def _baselines_box(self) -> QGroupBox:
-        box = QGroupBox("Baselines on the target")
+    def _baselines_box(self) -> QWidget:
+        box = QWidget()
         layout = QHBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
         self.baseline_checks = {name: QCheckBox(name, checked=True) for name in BASELINES}
         for check in self.baseline_checks.values():
             layout.addWidget(check)
         return box
 
-    def _retune_box(self, settings: QSettings) -> QGroupBox:
-        box = QGroupBox("Upper bound: a prompt tuned on the target")
+    def _retune_box(self, settings: QSettings) -> QWidget:
+        box = QWidget()
         form = QFormLayout(box)
+        form.setContentsMargins(0, 0, 0, 0)
         self.target_prompt = PathPicker("optional: a prompt already tuned on the target", settings, "target_prompt")
         self.target_prompt.add_folder_choice("PEFT adapter folder…", "A prompt tuned on the target model")
         self.target_prompt.add_file_choice("Prompt file…", "A prompt tuned on the target model",
@@ -500,9 +523,10 @@ class InputsPanel(QWidget):
             form.addRow("", check)
         return box
 
-    def _settings_box(self) -> QGroupBox:
-        box = QGroupBox("Run settings")
+    def _settings_box(self) -> QWidget:
+        box = QWidget()
         form = QFormLayout(box)
+        form.setContentsMargins(0, 0, 0, 0)
         self.device = QComboBox()
         self.device.addItems(available_devices())
         self.dtype = QComboBox()
@@ -524,6 +548,44 @@ class InputsPanel(QWidget):
         form.addRow("Fit on words", self.num_words)
         form.addRow("Few-shot pick", self.few_shot)
         return box
+
+    def _summarise_sections(self) -> None:
+        """Folded sections say what they are set to, and follow every change."""
+
+        def baselines() -> str:
+            return ", ".join(name for name, check in self.baseline_checks.items() if check.isChecked()) or "none"
+
+        def bound() -> str:
+            parts = []
+            if self.target_prompt.path():
+                parts.append(f"tuned prompt {Path(self.target_prompt.path()).name}")
+            steps = self.retune_steps.value()
+            starts = [check.text().split(" (")[0] for check in self.retune_checks.values() if check.isChecked()]
+            if steps and starts:
+                parts.append(f"re-tune {steps} steps {' and '.join(starts)}")
+            return "; ".join(parts) or "none"
+
+        def run() -> str:
+            few = f" · few-shot {self.few_shot.value()}" if self.few_shot.value() else ""
+            hub = " · Hub downloads on" if self.download.isChecked() else ""
+            return (f"{self.device.currentText()} · {self.dtype.currentText()} · {self.eval_size.value()} test "
+                    f"examples{few}{hub}")
+
+        summaries = {"baselines": baselines, "bound": bound, "run": run}
+        for key, summary in summaries.items():
+            self.sections[key].set_summary(summary)
+        changes = [
+            *(check.toggled for check in (*self.baseline_checks.values(), *self.retune_checks.values())),
+            self.target_prompt.changed, self.retune_steps.valueChanged, self.few_shot.valueChanged,
+            self.eval_size.valueChanged, self.device.currentTextChanged, self.dtype.currentTextChanged,
+            self.download.toggled,
+        ]
+        for signal in changes:
+            signal.connect(self._refresh_sections)
+
+    def _refresh_sections(self, *_: Any) -> None:
+        for section in self.sections.values():
+            section.refresh()
 
     def job(self) -> Job:
         """The job the widgets describe; a ``JobError`` names what is missing."""

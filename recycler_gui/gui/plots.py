@@ -47,7 +47,7 @@ LABEL_POINT_SIZE = 8.0
 EXPORT_SCALE = 2
 EXPORT_MIN_WIDTH = 600
 EXPORT_SIZE = (900, 700)
-RETUNE_IDLE_TEXT = "No re-tuning in this run.\nSet Re-tune steps (Upper bound) to watch dev accuracy by step."
+RETUNE_IDLE_TEXT = "No re-tuning in this run:\nset Re-tune steps under\nUpper bound and re-tuning."
 
 
 class ExportError(RecyclerError):
