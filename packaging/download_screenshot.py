@@ -60,7 +60,8 @@ def main() -> int:
         inputs.device.setCurrentText("cpu")
         wait(lambda: inputs.source.info is not None and inputs.target.info is not None)
         window.start_run()
-        wait(lambda: window.progress.maximum() > 0 and window.progress.value() > 0.45 * window.progress.maximum())
+        wait(lambda: (window.status.tracker.stage_total or 0) > 0
+             and window.status.tracker.stage_done > 0.45 * window.status.tracker.stage_total)
         settle(300)
         window.grab().save(str(OUT))
         print(OUT)

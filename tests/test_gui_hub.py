@@ -80,7 +80,7 @@ def test_a_typed_hub_id_is_summarised_from_its_config_and_the_run_downloads_it_w
     assert source.summary.text().endswith(f"weights not downloaded yet: a run fetches {weights / 1e6:.1f} MB first")
     assert local_hub.downloaded(MODEL) == ["config.json"]
 
-    progress, device = _texts(window.eta), _texts(window.device_status)
+    progress, device = _texts(window.status.stage), _texts(window.device_status)
     qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.running, timeout=120_000)
     assert window.report.status == "finished" and window.report.job["download"] is True
@@ -96,10 +96,10 @@ def test_cancel_during_the_download_keeps_the_window_calm(
     _fill(window, local_hub, tiny_llama, tiny_gemma, tmp_path, chunk_delay=0.05)
     window.inputs.download.setChecked(True)
     window.inputs.source.picker.set_path(MODEL)
-    progress = _texts(window.eta)
+    progress = _texts(window.status.stage)
     qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: any("kB/s" in text for text in progress), timeout=60_000)
     qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.running, timeout=60_000)
-    assert window.stage.text() == "Cancelled."
+    assert window.status.stage.text() == "Cancelled."
     assert hub.cached_model(MODEL) is None

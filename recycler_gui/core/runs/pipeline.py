@@ -46,6 +46,18 @@ from ..training.tuning import TuningSettings, dev_accuracy, tune
 from ..transfer.recyclers import recycler_class
 from ..transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
 from ..transfer.vocab import VocabSettings
+from .plan import (
+    DEV_PICK_STAGE,
+    FEW_SHOT_STAGE,
+    FEW_SHOT_WHAT,
+    SOURCE_WHAT,
+    TARGET_PROMPT_WHAT,
+    loading_stage,
+    plan_run,
+    random_seed_name,
+    retuned_what,
+    scoring_stage,
+)
 from .settings import JobError, RunSettings
 from .store import RunFolder, writer_identity
 
@@ -185,6 +197,7 @@ class _Run:
         self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
         self.report.task = task.describe()
         self.emit(Log(f"this run is stored in {self.folder.path}"))
+        self.emit(plan_run(job, methods, baselines, source.name, target.name))
         started = time.perf_counter()
         with self.folder.heartbeat(self.report):
             self.folder.save_report(self.report)  # running, with its writer: a run killed from here on is interrupted
@@ -233,7 +246,7 @@ class _Run:
         self, job: Job, target: Checkpoint, length: int, task: Task, baselines: list[str], recycled: list,
         tuned_on_target: SoftPrompt | None, texts: list[str], gold: torch.Tensor,
     ) -> None:
-        self.emit(Stage(f"loading {target.name}"))
+        self.emit(Stage(loading_stage(target.name)))
         model = target.load_model(job.device, job.dtype)
         scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=job.batch_size)
         # the loaded model already holds the table: no second read of the weights for the baselines
@@ -241,7 +254,7 @@ class _Run:
 
         def score(name: str, kind: RowKind, rows: torch.Tensor | None, what: str | None = None, **details: Any) -> Row:
             self.cancel.check()
-            self.emit(Stage(f"scoring {what or name} on {target.name}", len(texts)))
+            self.emit(Stage(scoring_stage(what or name, target.name), len(texts)))
             scores = scorer.score(texts, rows, events=self.emit, cancel=self.cancel)
             return _row(name, kind, target.name, scores, gold, **details)
 
@@ -253,7 +266,7 @@ class _Run:
                 self._add_row(score(name, RowKind.BASELINE, None))
             elif name == "random":
                 seeds = [
-                    score(f"random (seed {seed})", RowKind.BASELINE, random_prompt(table, length, seed).encoder)
+                    score(random_seed_name(seed), RowKind.BASELINE, random_prompt(table, length, seed).encoder)
                     for seed in range(RANDOM_SEEDS)
                 ]
                 accuracies = [row.accuracy for row in seeds]
@@ -276,7 +289,7 @@ class _Run:
         if tuned_on_target is not None:
             self._add_row(score(
                 RowKind.TARGET_PROMPT.label, RowKind.TARGET_PROMPT, tuned_on_target.encoder,
-                "the prompt tuned on the target", prompt=stored(tuned_on_target, "tuned-on-target"),
+                TARGET_PROMPT_WHAT, prompt=stored(tuned_on_target, "tuned-on-target"),
             ))
         if job.retune_steps:
             self._retune(job, scorer, task, table, length, recycled, score, stored)
@@ -286,7 +299,7 @@ class _Run:
         texts: list[str], gold: torch.Tensor, stored: Callable[[SoftPrompt, str], str],
     ) -> None:
         self.cancel.check()
-        self.emit(Stage(f"few-shot mode: picking on {job.few_shot} labelled train examples"))
+        self.emit(Stage(f"{FEW_SHOT_STAGE} {job.few_shot} labelled train examples"))
         target_norm = float(table.norm(dim=1).mean())
         candidates: dict[str, torch.Tensor | None] = {}
         for item in recycled:
@@ -296,7 +309,7 @@ class _Run:
         shots = few_shot_examples(task, job.few_shot, job.seed)
         pick = pick_by_few_shot(scorer, task, candidates, shots, self.cancel)
         self.emit(Log(f"few-shot pick: {pick.name} ({pick.accuracy:.3f} on the {len(shots)} examples)"))
-        self.emit(Stage(f"scoring the few-shot pick on {target_name}", len(texts)))
+        self.emit(Stage(scoring_stage(FEW_SHOT_WHAT, target_name), len(texts)))
         scores = scorer.score(texts, pick.rows, events=self.emit, cancel=self.cancel)
         calibrated = scores - label_bias(pick.scores)
         self._add_row(_row(
@@ -309,11 +322,11 @@ class _Run:
     def _on_source(
         self, job: Job, source: Checkpoint, prompt: SoftPrompt, task: Task, texts: list[str], gold: torch.Tensor
     ) -> None:
-        self.emit(Stage(f"loading {source.name}"))
+        self.emit(Stage(loading_stage(source.name)))
         model = source.load_model(job.device, job.dtype)
         scorer = Scorer(model, source.tokenizer(), source.family, task.label_words, batch_size=job.batch_size)
         self.cancel.check()
-        self.emit(Stage(f"scoring the source prompt on {source.name}", len(texts)))
+        self.emit(Stage(scoring_stage(SOURCE_WHAT, source.name), len(texts)))
         scores = scorer.score(texts, prompt.encoder, events=self.emit, cancel=self.cancel)
         self._add_row(_row("source prompt", RowKind.SOURCE, source.name, scores, gold))
 
@@ -332,7 +345,7 @@ class _Run:
                 table, scorer.tokenizer, task.label_words, settings.prompt_length, job.seed
             )))
         if RowKind.RECYCLED.value in job.retune_from and recycled:
-            self.emit(Stage("picking the best recycled prompt on dev"))
+            self.emit(Stage(DEV_PICK_STAGE))
             dev = {}
             for item in recycled:
                 dev[item.method] = dev_accuracy(scorer, task, item.prompt.encoder, job.retune_eval_size, self.cancel)
@@ -346,7 +359,7 @@ class _Run:
                 scorer, task, start, settings, series=retune_series(name), events=self.emit, cancel=self.cancel
             )
             self._add_row(score(
-                f"re-tuned from {name}", RowKind.RETUNED, result.prompt.encoder, f"the prompt re-tuned from {name}",
+                f"re-tuned from {name}", RowKind.RETUNED, result.prompt.encoder, retuned_what(name),
                 start=name,
                 best_step=result.best_step, dev_accuracy=result.best_accuracy,
                 prompt=stored(result.prompt, f"retuned-from-{name}"),

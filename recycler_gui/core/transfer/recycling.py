@@ -66,6 +66,13 @@ def check_prompt_fits_source(prompt: SoftPrompt, source: Checkpoint, role: str =
         )
 
 
+READING_STAGE = "reading embeddings and vocabularies"
+
+
+def recycling_stage(method: str) -> str:
+    return f"recycling with {method}"
+
+
 def recycle(
     source: Checkpoint,
     target: Checkpoint,
@@ -89,7 +96,7 @@ def recycle(
         events(Log("the prompt's decoder half is dropped: a decoder-only target takes one prompt"))
         prompt = SoftPrompt(prompt.encoder, None, prompt.meta)
 
-    events(Stage("reading embeddings and vocabularies", 2))
+    events(Stage(READING_STAGE, 2))
     source_table, target_table = source.input_embeddings(), target.input_embeddings()
     events(Progress(1))
     pairs = shared_words(
@@ -103,7 +110,7 @@ def recycle(
     results = []
     for method in methods:
         cancel.check()
-        events(Stage(f"recycling with {method}"))
+        events(Stage(recycling_stage(method)))
         recycler = recycler_class(method)(seed=seed, **(params or {}).get(method, {}))
         file = _cache_file(source, target, vocabulary, method, recycler.fit_params, seed)
         started = time.perf_counter()

@@ -1,0 +1,101 @@
+"""The whole run's progress: the pipeline's plan lines up with its stages, and the overall fraction only grows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tiny_models import write_toy_task
+
+from recycler_gui.core.events import CancelToken, Plan, PlannedStage, Progress, Result, Stage
+from recycler_gui.core.progress import RunProgress
+from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
+from recycler_gui.core.report import CANCELLED, FINISHED
+from recycler_gui.core.runs.pipeline import Job, run
+
+
+@pytest.fixture
+def demo_like_job(tiny_llama: Path, tiny_gemma: Path, tmp_path: Path) -> Job:
+    """Every part the demo has, and more: all baselines, three methods, a prompt tuned on the target, the few-shot
+    pick, re-tuning from scratch and from the best recycled prompt, the source prompt on the source."""
+    prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source.safetensors", "safetensors")
+    tuned = write_prompt(SoftPrompt(torch.randn(4, 32)), tmp_path / "tuned.safetensors", "safetensors")
+    return Job(
+        source=str(tiny_llama), target=str(tiny_gemma), prompt=str(prompt), target_prompt=str(tuned),
+        task=str(write_toy_task(tmp_path)), text_column="review", label_column="stars",
+        label_words="neg=negative,pos=positive", template="Review: {text}\nSentiment:",
+        methods=["v2v-lin", "v2v-nn", "procrustes"], method_params={"v2v-nn": {"epochs": 2}}, offset=0,
+        num_words=None, eval_size=8, batch_size=4, few_shot=4, retune_steps=4, retune_eval_every=2,
+        retune_eval_size=6, device="cpu",
+    )
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 0.5
+        return self.now
+
+
+def test_every_planned_stage_arrives_in_order_and_the_fraction_only_grows(demo_like_job: Job) -> None:
+    progress = RunProgress(FakeClock())
+    fractions: list[float] = []
+    plans: list[Plan] = []
+
+    def watch(event: object) -> None:
+        progress.update(event)
+        fractions.append(progress.fraction)
+        if isinstance(event, Plan):
+            plans.append(event)
+
+    report = run(demo_like_job, events=watch)
+    assert report.status == FINISHED
+    assert len(plans) == 1
+    assert len(progress.matched) == len(plans[0].stages)  # the plan and the pipeline agree, stage by stage
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == pytest.approx(1.0)
+    assert len(set(fractions)) > len(plans[0].stages) / 2  # it moves during the run, not at the end
+
+
+def test_a_cancelled_run_keeps_the_fraction_it_reached(demo_like_job: Job) -> None:
+    progress = RunProgress(FakeClock())
+    token = CancelToken()
+    rows = 0
+
+    def watch(event: object) -> None:
+        nonlocal rows
+        progress.update(event)
+        rows += isinstance(event, Result)
+        if rows == 3:
+            token.cancel()
+
+    report = run(demo_like_job, events=watch, cancel=token)
+    assert report.status == CANCELLED
+    assert 0.05 < progress.fraction < 0.9
+
+
+def test_steps_outside_the_plan_belong_to_the_current_stage() -> None:
+    clock = FakeClock()
+    progress = RunProgress(clock)
+    progress.update(Stage("downloading a model", 100))  # before the plan: no fraction, no time left
+    progress.update(Progress(50))
+    assert progress.fraction == 0 and progress.seconds_left() is None
+    progress.update(Plan((PlannedStage("recycling with", 10), PlannedStage("scoring a", 30),
+                          PlannedStage("scoring b", 60))))
+    progress.update(Stage("recycling with ridge"))
+    progress.update(Stage("fitting a map", 10))  # not planned: its counts are not the planned stage's
+    progress.update(Progress(10))
+    assert progress.fraction == 0
+    progress.update(Stage("scoring b on t", 4))  # a later stage: the ones before are done
+    assert progress.fraction == pytest.approx(0.4)
+    progress.update(Progress(2))
+    assert progress.fraction == pytest.approx(0.7)
+    progress.update(Stage("scoring a on t", 4))  # an earlier name does not go back
+    assert progress.fraction == pytest.approx(0.7)
+    clock.now += 10
+    assert progress.seconds_left() == pytest.approx((clock.now + 0.5 - 1.5) / 0.7 * 0.3, rel=0.2)
+    progress.finish()
+    assert progress.fraction == 1 and progress.seconds_left() == 0
