@@ -15,6 +15,7 @@ from recycler_gui.core.report import (
     CSV_FIELDS,
     JSON_ONLY,
     SCRATCH,
+    SHOWN_FIELDS,
     HeadStart,
     Report,
     Row,
@@ -75,13 +76,26 @@ def test_json_round_trip_keeps_everything() -> None:
 def test_csv_holds_every_scalar_field_and_reads_back() -> None:
     report = _report()
     table = list(csv.DictReader(io.StringIO(report.to_csv())))
-    assert list(table[0]) == list(CSV_FIELDS) and not set(JSON_ONLY) & set(CSV_FIELDS)
+    assert list(table[0]) == [*CSV_FIELDS, *SHOWN_FIELDS] and not set(JSON_ONLY) & set(CSV_FIELDS)
     assert CSV_FIELDS[:4] == ("name", "kind", "model", "accuracy")
     for line, row in zip(table, report.rows, strict=True):
         for name in CSV_FIELDS:
             value = getattr(row, name)
             assert line[name] == ("" if value is None else str(value)), name
     assert table[5]["kind"] == "retuned" and table[2]["prompt"] == "prompts/ridge"
+
+
+def test_csv_percentages_read_as_the_table_shows_them_beside_the_full_precision() -> None:
+    report = Report()
+    report.add(Row("random", RowKind.BASELINE, accuracy=0.7266666666666667, accuracy_spread=0.0116666666))
+    report.add(Row("ridge", RowKind.RECYCLED, accuracy=0.81, macro_f1=0.7999999999999999))
+    table = list(csv.DictReader(io.StringIO(report.to_csv())))
+    assert table[0]["accuracy"] == "0.7266666666666667" and table[0]["accuracy_pct"] == "72.7"
+    assert table[0]["accuracy_spread_pct"] == "1.2" and table[0]["vs_best_baseline_points"] == ""
+    assert table[1]["macro_f1_pct"] == "80.0" and table[1]["vs_best_baseline_points"] == "+8.3"
+    assert table[1]["success"] == "True" and table[1]["gap_closed_pct"] == ""
+    table_text = [COLUMNS[3].text(row) for row in report.rows]
+    assert table_text == ["72.7 ± 1.2", "81.0"]  # the same digits as the window and the terminal
 
 
 def test_a_report_of_the_previous_version_reads_as_the_typed_report() -> None:

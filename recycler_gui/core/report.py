@@ -307,11 +307,12 @@ class Report:
         return cls.from_dict(values)
 
     def to_csv(self) -> str:
-        """The rows as CSV: one column per ``CSV_FIELDS``, booleans as True/False, empty where None."""
+        """The rows as CSV: one column per ``CSV_FIELDS`` at full precision (fractions, booleans as True/False, empty
+        where None), then the ``SHOWN_FIELDS``: percentages rounded as the table shows them."""
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=CSV_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(buffer, fieldnames=[*CSV_FIELDS, *SHOWN_FIELDS], extrasaction="ignore")
         writer.writeheader()
-        writer.writerows(row.as_dict() for row in self.rows)
+        writer.writerows({**row.as_dict(), **shown_values(row)} for row in self.rows)
         return buffer.getvalue()
 
 
@@ -414,6 +415,25 @@ CSV_FIELDS = (
     *(f.name for f in fields(Row) if f.name not in JSON_ONLY and f.name not in {c.field for c in COLUMNS}),
 )
 """report.csv's columns: the table's, then every other row field but the lists."""
+
+
+_SHOWN = {
+    f"{name}_{'points' if column.style is Style.POINTS else 'pct'}": (name, column.digits, column.style is Style.POINTS)
+    for column in COLUMNS if column.style in (Style.PERCENT, Style.POINTS)
+    for name in (column.field, *([column.spread] if column.spread else []))
+}
+SHOWN_FIELDS = tuple(_SHOWN)
+"""report.csv's last columns: each percentage (and difference in points) rounded as the table shows it, e.g.
+``accuracy_pct`` 61.0 beside ``accuracy`` 0.61 at full precision."""
+
+
+def shown_values(row: Row) -> dict[str, str]:
+    """A row's ``SHOWN_FIELDS`` as text, rounded as on screen; empty where the row has no value."""
+    values = {}
+    for name, (row_field, digits, signed) in _SHOWN.items():
+        value = getattr(row, row_field)
+        values[name] = "" if value is None else f"{100 * float(value):{'+' if signed else ''}.{digits}f}"
+    return values
 
 
 def shown_columns(rows: Sequence[Row]) -> list[Column]:
