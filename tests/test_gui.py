@@ -84,6 +84,28 @@ def test_a_full_run_by_clicks_fills_the_table_and_every_plot(
     assert window.run_button.isEnabled() and not window.cancel_button.isEnabled()
 
 
+def test_a_demo_like_run_draws_live_training_curves(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
+) -> None:
+    _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path))
+    tuned = write_prompt(SoftPrompt(torch.randn(4, 32)), tmp_path / "tuned-on-target.safetensors", "safetensors")
+    window.inputs.target_prompt.set_path(str(tuned))
+    window.inputs.retune_eval_every.setValue(2)
+    _run_and_wait(window, qtbot)
+    assert dialogs == []
+    plots, best = window.plots, window.report.head_start.method
+    curves = {series: len(points) for series, points in window.report.curves.items() if series.startswith("re-tune")}
+    assert curves == {"re-tune: from scratch": 3, f"re-tune: from {best}": 3}  # steps 0, 2 and 4
+    legend = [label.text for _, label in plots.retuning_legend.items]
+    assert legend == [*(f"{m} (recycled, step 0)" for m in ("v2v-lin", "v2v-nn", "ridge")), "from scratch",
+                      f"from {best}"]
+    assert plots.point_counts()["retuning"] == 3 + 6
+    low, high = plots.retuning_plot.viewRange()[1]
+    assert -5 <= low <= 0 and 100 <= high <= 105
+    bars = [label.text for _, label in plots.accuracy_legend.items]
+    assert {"tuned on target (given)", "re-tuned on target", "best baseline"} <= set(bars)
+
+
 def test_export_writes_files_the_engine_reads_back(
     window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -518,9 +518,13 @@ class InputsPanel(QWidget):
             SCRATCH: QCheckBox("from scratch (class-label init)", checked=True),
             RowKind.RECYCLED.value: QCheckBox("from the best recycled prompt", checked=True),
         }
+        self.retune_eval_every = _setting_box("retune_eval_every", 1, 100_000, step=5)
+        self.retune_eval_size = _setting_box("retune_eval_size", 1, 1_000_000, step=50)
         form.addRow("Re-tune steps", self.retune_steps)
         for check in self.retune_checks.values():
             form.addRow("", check)
+        form.addRow("Dev accuracy every", self.retune_eval_every)
+        form.addRow("Dev examples", self.retune_eval_size)
         return box
 
     def _settings_box(self) -> QWidget:
@@ -611,6 +615,7 @@ class InputsPanel(QWidget):
             batch_size=self.batch_size.value(), target_prompt=self.target_prompt.path() or None,
             few_shot=self.few_shot.value(),
             retune_steps=self.retune_steps.value(), retune_from=retune_from,
+            retune_eval_every=self.retune_eval_every.value(), retune_eval_size=self.retune_eval_size.value(),
             device=self.device.currentText(), dtype=self.dtype.currentText(), seed=self.seed.value(),
             download=self.download.isChecked(),
         )
@@ -632,6 +637,8 @@ class InputsPanel(QWidget):
             check.setChecked(name in baselines)
         self.target_prompt.set_path(job.target_prompt or "")
         self.retune_steps.setValue(job.retune_steps)
+        self.retune_eval_every.setValue(job.retune_eval_every)
+        self.retune_eval_size.setValue(job.retune_eval_size)
         for start, check in self.retune_checks.items():
             check.setChecked(start in job.retune_from)
         self.download.setChecked(downloads_allowed(job.download))
