@@ -286,3 +286,40 @@ def test_app_icon_is_not_null(qapp) -> None:
     icon = app_icon()
     assert not icon.isNull()
     assert not icon.pixmap(64, 64).isNull()
+
+
+def test_a_live_run_is_told_from_a_dead_one_and_never_offered_for_deletion(
+    qtbot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from recycler_gui.core.runs.store import writer_identity
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    live = report(status="running")
+    live.writer, live.heartbeat = writer_identity(), time.time()
+    dead = report(status="running")
+    dead.writer = {"host": socket.gethostname(), "pid": int(finished.stdout)}  # that process has ended
+    make_run(NEW, live)
+    make_run(MIDDLE, dead)
+    asked: list[str] = []
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    dialog = open_dialog(qtbot)
+    assert [cells(dialog, row)[1] for row in range(2)] == ["running", "interrupted"]
+    status = dialog.model.index(0, 1)
+    assert "still being written" in dialog.model.data(status, Qt.ItemDataRole.ToolTipRole)
+    dialog._select_row(0)
+    assert not dialog.delete_button.isEnabled() and "cannot be deleted" in dialog.delete_button.toolTip()
+    dialog.delete_selected()  # the Delete key: no question, no deletion, a note why
+    assert asked == [] and "cancel it in its window first" in told[0]
+    assert (runs_root() / NEW).is_dir()
+    dialog._select_row(1)
+    assert dialog.delete_button.isEnabled()
+    assert "can be deleted" in dialog.model.data(dialog.model.index(1, 1), Qt.ItemDataRole.ToolTipRole)
+    dialog.delete_selected()
+    assert len(asked) == 1 and "stop that first" not in asked[0] and not (runs_root() / MIDDLE).exists()

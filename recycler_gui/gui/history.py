@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..core.errors import RecyclerError
-from ..core.report import RUNNING
+from ..core.report import INTERRUPTED, RUNNING
 from ..core.runs.store import delete_run, list_runs, open_run
 
 TITLE = "Run history"
@@ -102,7 +102,7 @@ class RunsModel(QAbstractTableModel):
             return self._text(run, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             job = _job(run)
-            full = {STATUS: run_status(run), SOURCE: job.get("source"), TARGET: job.get("target"),
+            full = {STATUS: status_note(run), SOURCE: job.get("source"), TARGET: job.get("target"),
                     TASK: job.get("task")}
             return str(full.get(column) or f"{run['id']}\n{run['path']}")
         if role == Qt.ItemDataRole.TextAlignmentRole and column >= ROWS:
@@ -125,6 +125,24 @@ class RunsModel(QAbstractTableModel):
 def run_status(run: dict[str, Any]) -> str:
     """A run's status (finished, cancelled, failed: ..., running, interrupted, no report), ``unknown`` when missing."""
     return str(run.get("status") or "unknown")
+
+
+def status_note(run: dict[str, Any]) -> str:
+    """The status, and what it means for the run (the status column's tooltip)."""
+    status = run_status(run)
+    what = "run"
+    if status == RUNNING:
+        return (f"{status}: this {what} is still being written (its writer was heard from lately). It cannot be "
+                "deleted until it stops: cancel it in its window first. Open shows what it has finished.")
+    if status == INTERRUPTED:
+        return (f"{status}: the {what}'s writer stopped without finishing it (killed, crashed or switched off). What "
+                "finished is kept; nothing writes it any more, so it can be deleted.")
+    return status
+
+
+def is_live(run: dict[str, Any]) -> bool:
+    """Still being written by a live process (the store says so from its writer and heartbeat)."""
+    return run.get("status") == RUNNING
 
 
 def _job(run: dict[str, Any]) -> dict[str, Any]:
@@ -232,9 +250,14 @@ class HistoryDialog(QDialog):
         self.table.scrollTo(index)
 
     def _update_buttons(self) -> None:
-        selected = self._selected_row() is not None
-        for button in (self.open_button, self.delete_button, self.folder_button):
+        row = self._selected_row()
+        selected = row is not None
+        for button in (self.open_button, self.folder_button):
             button.setEnabled(selected)
+        live = selected and is_live(self.model.run(row))
+        self.delete_button.setEnabled(selected and not live)
+        self.delete_button.setToolTip("A run that is still being written cannot be deleted: cancel it first."
+                                      if live else "")
 
     def open_selected(self) -> None:
         """Load the selected run's report, emit it with ``run_opened`` and close; warn and stay open on error."""
@@ -253,18 +276,19 @@ class HistoryDialog(QDialog):
         self.accept()
 
     def delete_selected(self) -> None:
-        """Ask, then delete the selected run's folder and refresh the list."""
+        """Ask, then delete the selected run's folder and refresh the list; a live run is not deleted."""
         row = self._selected_row()
         if row is None:
             return
         run = self.model.run(row)
+        if is_live(run):  # never offered: its writer would go on writing into a deleted folder
+            QMessageBox.information(self, TITLE, status_note(run))
+            return
         job = _job(run)
         question = (
             f"Delete the run of {run_time(run['id'])}, {short_name(job.get('source'))} → "
             f"{short_name(job.get('target'))}?\n\nIts report and recycled prompts are removed from disk."
         )
-        if run.get("status") == RUNNING:
-            question += "\n\nIt is marked as running: if a comparison is still writing it, stop that first."
         answer = QMessageBox.question(
             self, "Delete run", question, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
