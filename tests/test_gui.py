@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from tiny_models import write_toy_task
 
@@ -320,3 +321,38 @@ def test_the_common_inputs_are_in_view_without_scrolling(window: MainWindow, qtb
     for widget in (window.inputs.source, window.inputs.prompt, window.inputs.target, window.inputs.task,
                    window.inputs.method_checks["kernel"]):
         assert widget.isVisibleTo(window)
+
+
+def test_many_prompts_at_once_show_the_papers_table_and_export_it(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str]
+) -> None:
+    from recycler_gui.core.runs.batch import open_batch
+
+    folder = tmp_path / "prompts"
+    folder.mkdir()
+    for seed in range(2):
+        write_prompt(SoftPrompt(torch.randn(4, 48)), folder / f"movies-seed{seed}.safetensors", "safetensors")
+    _fill(window, tiny_llama, tiny_gemma, folder, write_toy_task(tmp_path), retune_steps=0)
+    qtbot.waitUntil(lambda: window.inputs.prompt.summary.text().startswith("2 prompts"), timeout=20_000)
+    assert "(seed0, seed1)" in window.inputs.prompt.summary.text()
+    _run_and_wait(window, qtbot)
+    assert dialogs == []
+    panel = window.batch_panel
+    assert window.tabs.currentWidget() is panel and panel.batch.status == "finished"
+    header = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())]
+    assert header[:3] == ["method", "seed0", "seed1"] and header[-4] == "successes"
+    methods = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    assert methods == ["best baseline", "v2v-lin", "v2v-nn", "ridge"]
+    assert panel.summary.text().startswith("2 prompts: recycled successfully")
+    assert window.report is not None and window.report.job["prompt"].endswith("movies-seed1.safetensors")
+    panel.export_table(tmp_path / "table.csv")
+    assert (tmp_path / "table.csv").read_text().splitlines()[0].startswith("method,seed0,seed1,successes")
+    panel.export_plot(tmp_path / "plot.png")
+    assert QImage(str(tmp_path / "plot.png")).width() >= 1200
+
+    stored = [run for run in list_runs() if run.get("batch")]
+    assert len(stored) == 1 and stored[0]["prompts"] == 2
+    window.plots.clear()
+    window.batch_panel.show_batch(None)
+    window.show_report(open_batch(Path(stored[0]["path"])))
+    assert window.batch_panel.table.rowCount() == 4 and window.plots.point_counts()["accuracy"] > 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..core.batch_report import BatchReport
 from ..core.evaluation.baselines import BASELINES
 from ..core.fields import help_of
 from ..core.report import CANCELLED, RETUNE_STARTS, Report, shown_columns
@@ -35,6 +36,10 @@ the target (with --retune-steps), and the source prompt on the source model. For
   gap closed        share of the way from the best baseline to the prompt re-tuned from scratch
 
 Each run is stored under the user data folder (see `prompt-recycler runs`) as it goes; --json prints the report.
+
+Many prompts: repeat --prompt or give a folder of prompts. Each prompt gets its comparison (stored as a run of its
+own; the models are loaded once), then a table with a line per method: each prompt's accuracy (✓ when it beats
+every baseline), successes, success rate and mean gap closed, as the paper reports them.
 """
 
 _FLAGS = ("source", "target", "prompt", "prompt_key", "methods", "baselines", "retune_steps", "retune_from",
@@ -51,8 +56,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         COMPARE_EPILOG,
     )
     compare.add_argument("--job", type=Path, help="a JSON or TOML job file")
-    for name in ("source", "target", "prompt", "target_prompt"):
+    for name in ("source", "target", "target_prompt"):
         add_setting(compare, Job, name)
+    add_setting(compare, Job, "prompt", action="append", metavar="PROMPT",
+                help=f"{help_of(Job, 'prompt')}; repeat it, or give a folder of prompts, to compare many prompts "
+                     "at once (a comparison each, then success rate and mean gap closed per method)")
     add_setting(compare, Job, "prompt_key", "--key")
     add_setting(compare, Job, "methods", "--method", action="append", metavar="NAME",
                 help=f"recycler, repeatable: {', '.join(RECYCLERS)} or all (default all)")
@@ -68,21 +76,47 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
                          help="do not score the source prompt on the source model")
 
 
-def job_from_args(args: argparse.Namespace) -> Job:
-    """The job file's settings (if any) overridden by the flags given."""
+def job_from_args(args: argparse.Namespace) -> tuple[Job, list[str]]:
+    """The job file's settings (if any) overridden by the flags given, and every prompt to compare (a folder of
+    prompts stands for the prompts in it); the job holds the first."""
+    from ..core.runs.batch import expand_prompts
+
     values: dict[str, Any] = Job.from_file(args.job).as_dict() if args.job else {}
     values.update(run_settings(args))
     values.update({name: getattr(args, name) for name in _FLAGS if getattr(args, name) is not None})
     missing = [flag for flag in ("source", "target", "prompt") if not values.get(flag)]
     if missing:
         raise JobError(f"no {', '.join('--' + m for m in missing)} given", "name them as flags or in a --job file")
-    return Job.from_dict(values)
+    given = values["prompt"]
+    prompts = expand_prompts(given if isinstance(given, list) else [given])
+    return Job.from_dict({**values, "prompt": prompts[0]}), prompts
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    from ..core.runs.batch import run_batch
     from ..core.runs.pipeline import run
 
-    return print_report(run(job_from_args(args), events=TerminalEvents()), args.json)
+    job, prompts = job_from_args(args)
+    if len(prompts) > 1:
+        return print_batch(run_batch(job, prompts, events=TerminalEvents()), args.json)
+    return print_report(run(job, events=TerminalEvents()), args.json)
+
+
+def print_batch(batch: BatchReport, as_json: bool) -> int:
+    """Print a batch of prompts as the paper's table (or JSON); return the exit code."""
+    if as_json:
+        print(batch.to_json())
+    else:
+        headers, lines = batch.table()
+        print(format_table(headers, lines))
+        if batch.success_rate is not None:
+            print(f"recycled successfully (beats every baseline): {100 * batch.success_rate:.0f}% of prompt × "
+                  "recycler pairs")
+        print(f"batch stored in {batch.path} (each prompt's run on its own: prompt-recycler runs)")
+    if batch.status == CANCELLED:
+        print("cancelled: the prompts above finished and are stored", file=sys.stderr)
+        return EXIT_CANCELLED
+    return 0
 
 
 def print_report(report: Report, as_json: bool) -> int:

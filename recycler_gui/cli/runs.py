@@ -21,14 +21,20 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    from ..core.runs.store import delete_run, list_runs, open_run
+    from ..core.runs.batch import open_batch
+    from ..core.runs.store import BATCH_FILE, delete_run, list_runs, open_run
 
     if args.delete:
         delete_run(args.delete)
         print(f"deleted run {args.delete}")
         return 0
     if args.show:
-        report = open_run(args.show).load_report()
+        folder = open_run(args.show)
+        if (folder.path / BATCH_FILE).is_file():
+            batch = open_batch(folder.path)
+            print(batch.to_json() if args.json else format_table(*batch.table()))
+            return 0
+        report = folder.load_report()
         print(report.to_json() if args.json else report_table(report))
         return 0
     runs = list_runs()
@@ -40,6 +46,6 @@ def _cmd_runs(args: argparse.Namespace) -> int:
         print(format_table(
             ["id", "status", "source", "target", "rows"],
             [[r["id"], r["status"] or "-", Path(r["job"]["source"]).name, Path(r["job"]["target"]).name,
-              str(r["rows"])] for r in runs],
+              f"{r['rows']} ({r['prompts']} prompts)" if r.get("batch") else str(r["rows"])] for r in runs],
         ))
     return 0

@@ -101,7 +101,16 @@ class Plan:
         return sum(stage.cost for stage in self.stages)
 
 
-Event = Stage | Progress | Point | Result | Log | Plan
+@dataclass(frozen=True)
+class NextPrompt:
+    """A batch of prompts begins its ``index``-th (from 1) of ``count`` comparisons, on the prompt called ``label``."""
+
+    index: int
+    count: int
+    label: str
+
+
+Event = Stage | Progress | Point | Result | Log | Plan | NextPrompt
 EventSink = Callable[[Event], None]
 
 

@@ -189,6 +189,12 @@ class HeadStart:
         return cls(**{f.name: values.get(f.name) for f in fields(cls)})
 
 
+def stale(status: str, heartbeat: float | None, now: float) -> bool:
+    """Stored as running, but its writer has not beaten for ``STALE_BEATS`` intervals: it is gone, whatever host it
+    ran on. A run without heartbeats (earlier versions) is never stale."""
+    return status == RUNNING and heartbeat is not None and now - heartbeat > STALE_BEATS * HEARTBEAT_SECONDS
+
+
 @dataclass
 class Report:
     """A comparison run: its job, status, rows, curves and the comparison derived from the rows.
@@ -251,10 +257,8 @@ class Report:
         )
 
     def stale(self, now: float) -> bool:
-        """Stored as running, but its writer has not beaten for ``STALE_BEATS`` intervals: it is gone, whatever host
-        it ran on. A report without heartbeats (earlier versions) is never stale."""
-        return self.status == RUNNING and self.heartbeat is not None and \
-            now - self.heartbeat > STALE_BEATS * HEARTBEAT_SECONDS
+        """Stored as running, but its writer has not beaten for ``STALE_BEATS`` intervals (see ``stale``)."""
+        return stale(self.status, self.heartbeat, now)
 
     # ---------------------------------------------------------------------------------------------------- storage
 

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from ..core.errors import RecyclerError
 from ..core.report import INTERRUPTED, RUNNING
+from ..core.runs.batch import open_batch
 from ..core.runs.store import delete_run, list_runs, open_run
 
 TITLE = "Run history"
@@ -118,7 +119,8 @@ class RunsModel(QAbstractTableModel):
         if column in (SOURCE, TARGET, TASK):
             return short_name(job.get(("source", "target", "task")[column - SOURCE])) or NO_VALUE
         if column == ROWS:
-            return str(run.get("rows", 0))
+            rows = str(run.get("rows", 0))
+            return f"{rows} ({run['prompts']} prompts)" if run.get("batch") else rows
         return _percent(run.get("best_recycled") if column == BEST_RECYCLED else run.get("best_baseline"))
 
 
@@ -130,7 +132,7 @@ def run_status(run: dict[str, Any]) -> str:
 def status_note(run: dict[str, Any]) -> str:
     """The status, and what it means for the run (the status column's tooltip)."""
     status = run_status(run)
-    what = "run"
+    what = "batch of prompts" if run.get("batch") else "run"
     if status == RUNNING:
         return (f"{status}: this {what} is still being written (its writer was heard from lately). It cannot be "
                 "deleted until it stops: cancel it in its window first. Open shows what it has finished.")
@@ -151,7 +153,8 @@ def _job(run: dict[str, Any]) -> dict[str, Any]:
 
 
 class HistoryDialog(QDialog):
-    """Stored comparison runs; Open emits ``run_opened`` with the run's ``Report`` and closes the dialog."""
+    """Stored comparison runs; Open emits ``run_opened`` with the run's ``Report`` (a ``BatchReport`` for a batch of
+    prompts) and closes the dialog."""
 
     run_opened = Signal(object)
 
@@ -266,7 +269,7 @@ class HistoryDialog(QDialog):
             return
         run = self.model.run(row)
         try:
-            report = open_run(run["id"]).load_report()
+            report = open_batch(Path(run["path"])) if run.get("batch") else open_run(run["id"]).load_report()
         except RecyclerError as error:
             QMessageBox.warning(self, TITLE, str(error))
             if not (Path(run["path"]) / "job.json").is_file():

@@ -41,6 +41,7 @@ from ..core.models.checkpoints import HUB_CONFIG
 from ..core.models.devices import DTYPES
 from ..core.models.hub import downloads_allowed
 from ..core.report import SCRATCH, RowKind
+from ..core.runs.batch import expand_prompts, prompt_labels
 from ..core.runs.pipeline import Job, JobError
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .errors import show_error
@@ -48,6 +49,8 @@ from .sections import CollapsibleSection
 from .worker import run_in_background
 
 WARNING_STYLE = "color: #c0392b;"
+PATH_SEPARATOR = "; "
+"""Between the paths of several prompts in the prompt field."""
 DOWNLOAD_LABEL = "Download models from the Hugging Face Hub"
 """The window's setting that allows Hub downloads (the error for a model not in the cache names it)."""
 PREVIEW_EXAMPLES, PREVIEW_CHARS = 2, 60
@@ -103,6 +106,18 @@ class PathPicker(QWidget):
             path, _ = QFileDialog.getOpenFileName(self, title, self.start_dir(), pattern)
             if path:
                 self.set_path(path)
+
+        self.menu.addAction(text, choose)
+
+    def add_files_choice(self, text: str, title: str, pattern: str = "") -> None:
+        """Pick several files at once; the field lists them separated by ``PATH_SEPARATOR``."""
+
+        def choose() -> None:
+            paths, _ = QFileDialog.getOpenFileNames(self, title, self.start_dir(), pattern)
+            if paths:
+                self.settings.setValue(f"paths/{self.key}", str(Path(paths[0]).parent))
+                self.edit.setText(PATH_SEPARATOR.join(paths))
+                self.changed.emit(self.path())
 
         self.menu.addAction(text, choose)
 
@@ -272,6 +287,16 @@ class PromptPicker(QGroupBox):
             "Prompt files (*.npy *.safetensors *.pt *.bin);;All files (*)",
         )
         self.picker.add_shipped_prompts()
+        self.picker.menu.addSeparator()
+        self.picker.add_files_choice(
+            "Several prompt files (a comparison each)…", "Prompts: several .npy, .safetensors or .pt files",
+            "Prompt files (*.npy *.safetensors *.pt *.bin);;All files (*)",
+        )
+        self.picker.add_folder_choice("A folder of prompts (a comparison each)…",
+                                      "Prompts: a folder holding prompt files or adapter folders")
+        self.picker.edit.setToolTip(f"One prompt, a folder of prompts, or several paths separated by "
+                                    f"'{PATH_SEPARATOR.strip()}': several prompts are compared one after the other "
+                                    "and summarised in the Many prompts tab.")
         self.summary = _summary_label()
         self.warning = QLabel(wordWrap=True)
         self.warning.setStyleSheet(WARNING_STYLE)
@@ -284,7 +309,12 @@ class PromptPicker(QGroupBox):
         self.picker.changed.connect(self._describe)
 
     def path(self) -> str:
+        """The field as typed (one path, or several separated by ``PATH_SEPARATOR``)."""
         return self.picker.path()
+
+    def prompts(self) -> list[str]:
+        """Every prompt the field names: folders of prompts stand for the prompts in them."""
+        return expand_prompts([part.strip() for part in self.path().split(PATH_SEPARATOR.strip()) if part.strip()])
 
     def set_source_info(self, info: dict[str, Any] | None) -> None:
         self.source_hidden = None if info is None else info["hidden_size"]
@@ -307,17 +337,31 @@ class PromptPicker(QGroupBox):
             return
         from ..core.describe import describe_path
 
-        def done(info: dict[str, Any]) -> None:
+        def describe() -> list[dict[str, Any]]:
+            prompts = self.prompts() if PATH_SEPARATOR.strip() in path or Path(path).is_dir() else [path]
+            described = [{**describe_path(prompt), "path": prompt} for prompt in prompts]
+            widths = {info.get("dim") for info in described}
+            if len(widths) > 1:
+                raise ValueError(f"these prompts are not all as wide ({', '.join(map(str, sorted(widths)))}): "
+                                 "compare prompts trained on the same source model together")
+            return described
+
+        def done(described: list[dict[str, Any]]) -> None:
             if path != self.path():
                 return
-            if info.get("kind") != "prompt":
+            info = described[0]
+            if any(each.get("kind") != "prompt" for each in described):
                 failed(ValueError("this is a model, not a prompt: pick a prompt file or adapter folder"))
                 return
             self.info = info
             halves = " (+ decoder half)" if info["halves"] == 2 else ""
             source = f" · trained on {info['source_model']}" if info.get("source_model") else ""
+            shape = f"{info['num_tokens']} rows × {info['dim']}{halves} · {info['format']}{source}"
+            if len(described) > 1:
+                labels = prompt_labels([each["path"] for each in described])
+                shape = f"{len(described)} prompts, a comparison each ({', '.join(labels)}) · {shape}"
             self.summary.setStyleSheet("color: palette(mid);")
-            self.summary.setText(f"{info['num_tokens']} rows × {info['dim']}{halves} · {info['format']}{source}")
+            self.summary.setText(shape)
             self._check_width()
 
         def failed(error: Exception) -> None:
@@ -325,7 +369,7 @@ class PromptPicker(QGroupBox):
                 self.summary.setStyleSheet(WARNING_STYLE)
                 self.summary.setText(str(error))
 
-        run_in_background(self.pool, lambda: describe_path(path), done, failed, self)
+        run_in_background(self.pool, describe, done, failed, self)
 
 
 class TaskPicker(QGroupBox):

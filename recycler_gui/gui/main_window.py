@@ -7,6 +7,7 @@ model work itself. Closing during a run asks, cancels, and closes once the worke
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +22,21 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from .. import __version__
+from ..core.batch_report import BatchReport
 from ..core.errors import InputNotFoundError, RecyclerError
-from ..core.events import Cancelled, Log, Plan, Point, Progress, Result, Stage
+from ..core.events import Cancelled, Log, NextPrompt, Plan, Point, Progress, Result, Stage
 from ..core.prompts.formats import read_prompt, write_prompt
 from ..core.report import CANCELLED, Report
+from ..core.runs.batch import member_report
 from ..core.runs.pipeline import Job
 from ..core.storage import ensure_not_input, write_text_atomic
+from .batch_view import BatchPanel
 from .device_status import DeviceStatus
 from .errors import APP_TITLE, show_error
 from .history import HistoryDialog
@@ -74,6 +79,7 @@ class MainWindow(QMainWindow):
 
         self.inputs = InputsPanel(self.settings, self.pool)
         self.plots = PlotsPanel()
+        self.batch_panel = BatchPanel()
         self.table = ResultsTable()
         self.log = QPlainTextEdit(readOnly=True)
         self.log.setPlaceholderText("Progress and messages appear here.")
@@ -105,7 +111,11 @@ class MainWindow(QMainWindow):
         left_layout.addLayout(buttons)
 
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
-        self.right_splitter.addWidget(self.plots)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.plots, "Comparison")
+        self.tabs.addTab(self.batch_panel, "Many prompts")
+        self.right_splitter.addWidget(self.tabs)
         self.right_splitter.addWidget(self.table)
         self.right_splitter.addWidget(self.log)
         self.right_splitter.setStretchFactor(0, 4)
@@ -205,18 +215,23 @@ class MainWindow(QMainWindow):
         if self.running:
             return
         try:
-            job = self.inputs.job()
+            typed = self.inputs.job()
+            prompts = self.inputs.prompt.prompts()
+            job = replace(typed, prompt=prompts[0])
             job.check()
         except RecyclerError as error:
             show_error(self, error)
             return
-        self.settings.setValue("job/last", json.dumps(job.as_dict()))
+        self.settings.setValue("job/last", json.dumps(typed.as_dict()))
         self.report = None
         self.table.clear()
         self.plots.clear()
         self.log.clear()
+        if len(prompts) > 1:
+            self.batch_panel.show_batch(None)
+            self.tabs.setCurrentWidget(self.plots)
         self._set_running(True)
-        self.current = PipelineRun(job, self)
+        self.current = PipelineRun(job, self, prompts if len(prompts) > 1 else None)
         self.current.worker.event.connect(self.on_event)
         self.current.worker.finished.connect(self.on_finished)
         self.current.worker.failed.connect(self.on_failed)
@@ -258,6 +273,10 @@ class MainWindow(QMainWindow):
     def on_event(self, event: Any) -> None:
         if isinstance(event, Plan | Stage | Progress):
             self.status.on_event(event)
+        elif isinstance(event, NextPrompt):  # a batch moves on: the comparison view shows the new prompt's run
+            self.table.clear()
+            self.plots.clear()
+            self.status.say(f"Prompt {event.index} of {event.count}: {event.label}")
         elif isinstance(event, Point):
             self.plots.add_point(event.series, event.x, event.y)
         elif isinstance(event, Result):
@@ -266,9 +285,12 @@ class MainWindow(QMainWindow):
         elif isinstance(event, Log):
             self.log.appendPlainText(event.text)
 
-    def on_finished(self, report: Report) -> None:
-        self.report = report
-        self.table.set_rows(report.rows)
+    def on_finished(self, report: Report | BatchReport) -> None:
+        if isinstance(report, BatchReport):
+            self.show_batch(report)
+        else:
+            self.report = report
+            self.table.set_rows(report.rows)
         status = report.status
         self.status.finish(cancelled=status == CANCELLED, seconds=report.seconds)
         self.log.appendPlainText(f"{status} in {report.seconds or 0:.0f} s; stored in {report.path}")
@@ -369,12 +391,26 @@ class MainWindow(QMainWindow):
         dialog.run_opened.connect(self.show_report)
         dialog.exec()
 
-    def show_report(self, report: Report) -> None:
-        """Show a stored run's table and plots."""
+    def show_report(self, report: Report | BatchReport) -> None:
+        """Show a stored run's table and plots, or a batch's table and plot (and its last prompt's run)."""
+        if isinstance(report, BatchReport):
+            self.show_batch(report)
+            self.status.say(f"Showing the batch {report.run_id or ''} ({report.status}).")
+            return
         self.report = report
         self.table.set_rows(report.rows)
         self.plots.show_report(report)
+        self.tabs.setCurrentWidget(self.plots)
         self.status.say(f"Showing run {report.run_id or ''} ({report.status}).")
+
+    def show_batch(self, batch: BatchReport) -> None:
+        """The batch's table and plot in the Many prompts tab; the comparison tab keeps its last prompt's run."""
+        self.batch_panel.show_batch(batch)
+        self.tabs.setCurrentWidget(self.batch_panel)
+        last = member_report(batch, len(batch.prompts) - 1) if batch.prompts else None
+        self.report = last
+        self.table.set_rows(last.rows if last else [])
+        self.plots.show_report(last or Report())
 
     # ------------------------------------------------------------------------------------------------------- lifecycle
 

@@ -170,7 +170,7 @@ class LegendSwatch(ItemSample):
         event.ignore()
 
 
-def _legend(view: pg.GraphicsLayoutWidget) -> pg.LegendItem:
+def legend_beside(view: pg.GraphicsLayoutWidget) -> pg.LegendItem:
     """A one-column legend in the view's second column, beside the plot (never over its data)."""
     legend = pg.LegendItem(colCount=1, labelTextSize="8pt", verSpacing=-6, horSpacing=4)
     legend.setFlag(legend.GraphicsItemFlag.ItemIgnoresTransformations, False)  # scales with a PNG export
@@ -182,7 +182,7 @@ def _legend(view: pg.GraphicsLayoutWidget) -> pg.LegendItem:
     return legend
 
 
-def _view() -> pg.GraphicsLayoutWidget:
+def plot_view() -> pg.GraphicsLayoutWidget:
     view = pg.GraphicsLayoutWidget()
     # items that change size (the turned labels) leave nothing stale behind: the small view repaints whole
     view.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
@@ -201,10 +201,10 @@ class PlotsPanel(QWidget):
         self._value_labels: list[pg.TextItem] = []
         self._bar_legend_keys: list[str] = []
 
-        self.accuracy_view = _view()
+        self.accuracy_view = plot_view()
         self.accuracy_axis = CategoryAxis()
         self.accuracy_plot = self.accuracy_view.addPlot(row=0, col=0, axisItems={"bottom": self.accuracy_axis})
-        self.accuracy_legend = _legend(self.accuracy_view)
+        self.accuracy_legend = legend_beside(self.accuracy_view)
         self.bars = pg.BarGraphItem(x=[], height=[], width=BAR_WIDTH)
         self.spread = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), height=np.zeros(0), beam=0.2)
         self.best_line = pg.InfiniteLine(angle=0, movable=False)
@@ -218,25 +218,25 @@ class PlotsPanel(QWidget):
         self.accuracy_plot.setLabel("left", "test accuracy (%)")
         self.accuracy_plot.getAxis("left").setTickSpacing(20, 10)
 
-        self.retuning_view = _view()
+        self.retuning_view = plot_view()
         self.retuning_plot = self.retuning_view.addPlot(row=0, col=0)
         self.retuning_plot.setLabel("bottom", "step")
         self.retuning_plot.setLabel("left", "dev accuracy (%)")
         self.retuning_plot.getAxis("left").setTickSpacing(20, 10)
         self.retuning_plot.setMouseEnabled(x=False, y=False)
         self.retuning_plot.hideButtons()
-        self.retuning_legend = _legend(self.retuning_view)
+        self.retuning_legend = legend_beside(self.retuning_view)
         self.retuning_idle = pg.TextItem(RETUNE_IDLE_TEXT, anchor=(0.5, 0.5))
         self.retuning_idle.setPos(50, 50)
         self.retuning_plot.addItem(self.retuning_idle)
 
-        self.fit_view = _view()
+        self.fit_view = plot_view()
         self.fit_plot = self.fit_view.addPlot(row=0, col=0)
         self.fit_plot.setLogMode(x=False, y=True)
         self.fit_plot.setLabel("bottom", "epoch")
         self.fit_plot.setLabel("left", "fit loss (log)")
         self.fit_plot.getAxis("left").enableAutoSIPrefix(False)
-        self.fit_legend = _legend(self.fit_view)
+        self.fit_legend = legend_beside(self.fit_view)
         for legend in (self.accuracy_legend, self.retuning_legend, self.fit_legend):
             legend.setVisible(False)  # an empty legend is a stray box
 

@@ -13,28 +13,34 @@ import shiboken6
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
 
 from ..core.events import CancelToken
+from ..core.runs.batch import run_batch
 from ..core.runs.pipeline import Job, run
 
 
 class PipelineWorker(QObject):
-    """Runs ``pipeline.run(job)`` when its thread starts; reports through signals.
+    """Runs ``pipeline.run(job)`` when its thread starts, or ``batch.run_batch(job, prompts)`` for several prompts;
+    reports through signals.
 
-    ``finished`` carries the report, also for a cancelled run (its status says so); ``failed`` an exception.
+    ``finished`` carries the report (a ``BatchReport`` for a batch), also for a cancelled run (its status says so);
+    ``failed`` an exception.
     """
 
     event = Signal(object)
     finished = Signal(object)
     failed = Signal(object)
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, prompts: list[str] | None = None) -> None:
         super().__init__()
-        self.job = job
+        self.job, self.prompts = job, prompts
         self.token = CancelToken()
 
     @Slot()
     def run(self) -> None:
         try:
-            report = run(self.job, events=self.event.emit, cancel=self.token)
+            if self.prompts:
+                report = run_batch(self.job, self.prompts, events=self.event.emit, cancel=self.token)
+            else:
+                report = run(self.job, events=self.event.emit, cancel=self.token)
         except Exception as error:
             self.failed.emit(error)
         else:
@@ -50,10 +56,10 @@ class PipelineRun(QObject):
 
     ended = Signal()
 
-    def __init__(self, job: Job, parent: QObject | None = None) -> None:
+    def __init__(self, job: Job, parent: QObject | None = None, prompts: list[str] | None = None) -> None:
         super().__init__(parent)
         self.thread = QThread()
-        self.worker = PipelineWorker(job)
+        self.worker = PipelineWorker(job, prompts)
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         for signal in (self.worker.finished, self.worker.failed):

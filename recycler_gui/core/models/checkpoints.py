@@ -14,7 +14,9 @@ sqrt(hidden) inside that layer, and ``input_embeddings`` applies that scale, so 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -22,6 +24,7 @@ import re
 import shutil
 import threading
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -194,7 +197,16 @@ class Checkpoint:
             raise TokenizerMissingError(f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
 
     def load_model(self, device: str = "auto", dtype: str = "float32") -> Any:
-        """Load the full model for scoring or tuning, frozen and in eval mode."""
+        """Load the full model for scoring or tuning, frozen and in eval mode (inside ``keep_models_loaded``: once)."""
+        kept = _kept_models.get()
+        if kept is None:
+            return self._load_model(device, dtype)
+        key = (str(self.path), device, dtype)
+        if key not in kept:
+            kept[key] = self._load_model(device, dtype)
+        return kept[key]
+
+    def _load_model(self, device: str, dtype: str) -> Any:
         target = resolve_device(device)
         torch_dtype = resolve_dtype(dtype, target)
         kwargs: dict[str, Any] = {"dtype": torch_dtype}
@@ -245,6 +257,21 @@ class Checkpoint:
 
 
 _import_lock = threading.Lock()
+_kept_models: contextvars.ContextVar[dict[tuple[str, str, str], Any] | None] = contextvars.ContextVar(
+    "kept_models", default=None
+)
+
+
+@contextlib.contextmanager
+def keep_models_loaded() -> Iterator[None]:
+    """Within the block (in this thread), each model is loaded once and kept: many runs with the same models (a batch
+    of prompts) share them. They are freed when the block ends."""
+    token = _kept_models.set({})
+    try:
+        yield
+    finally:
+        _kept_models.reset(token)
+        gc.collect()
 
 
 @functools.cache

@@ -22,13 +22,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..batch_report import BatchReport
 from ..errors import InputNotFoundError, RecyclerError
 from ..prompts.formats import PeftTarget, SoftPrompt, write_prompt
-from ..report import HEARTBEAT_SECONDS, INTERRUPTED, RUNNING, Report, RowKind
+from ..report import HEARTBEAT_SECONDS, INTERRUPTED, RUNNING, Report, RowKind, stale
 from ..storage import data_dir, write_text_atomic
 
 PROMPTS = "prompts"
 HEARTBEAT = "heartbeat"
+BATCH_FILE = "batch.json"
+"""What a batch of prompts keeps in its run folder instead of a report (``runs.batch``)."""
 
 
 def runs_root() -> Path:
@@ -67,7 +70,7 @@ class RunFolder:
         write_text_atomic(self.path / "report.csv", report.to_csv())
 
     @contextlib.contextmanager
-    def heartbeat(self, report: Report) -> Iterator[None]:
+    def heartbeat(self, report: Report | BatchReport) -> Iterator[None]:
         """While the body runs, write the time into the run folder every ``HEARTBEAT_SECONDS``, so that any host can
         tell this run from one whose writer died (``Report.stale``). A failed beat is skipped, never the run's
         failure."""
@@ -99,11 +102,22 @@ class RunFolder:
                 f"the run {self.run_id} has no readable report ({error})", "it may have been cut off; delete it"
             ) from error
         report.run_id, report.path = self.run_id, str(self.path)  # where it is now, also when the folder moved
-        with contextlib.suppress(OSError, ValueError):  # no heartbeat file: a finished run, or an earlier version
-            report.heartbeat = max(report.heartbeat or 0.0, float((self.path / HEARTBEAT).read_text()))
-        if report.status == RUNNING and (report.stale(time.time()) or not _writer_alive(report.writer)):
-            report.status = INTERRUPTED
+        report.heartbeat = self.last_heartbeat(report.heartbeat)
+        report.status = self.status_now(report.status, report.writer, report.heartbeat)
         return report
+
+    def last_heartbeat(self, stored: float | None) -> float | None:
+        """The later of a stored heartbeat and the heartbeat file's (none: a finished run, or an earlier version)."""
+        with contextlib.suppress(OSError, ValueError):
+            return max(stored or 0.0, float((self.path / HEARTBEAT).read_text()))
+        return stored
+
+    @staticmethod
+    def status_now(status: str, writer: Any, heartbeat: float | None) -> str:
+        """A stored status as it is now: a running run whose writer is gone is interrupted."""
+        if status == RUNNING and (stale(status, heartbeat, time.time()) or not _writer_alive(writer)):
+            return INTERRUPTED
+        return status
 
 
 def list_runs() -> list[dict[str, Any]]:
@@ -120,6 +134,9 @@ def list_runs() -> list[dict[str, Any]]:
             job = json.loads((path / "job.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue  # not a run we can describe; it stays on disk untouched
+        if (path / BATCH_FILE).is_file():
+            runs.append(_batch_entry(path, job))
+            continue
         try:
             report = RunFolder(path).load_report()
         except RecyclerError:
@@ -129,6 +146,20 @@ def list_runs() -> list[dict[str, Any]]:
                      "best_recycled": report.best_accuracy(RowKind.RECYCLED),
                      "best_baseline": report.best_accuracy(RowKind.BASELINE)})
     return runs
+
+
+def _batch_entry(path: Path, job: dict[str, Any]) -> dict[str, Any]:
+    """``list_runs``' line for a batch of prompts: ``prompts`` (how many) and the rows of all of them."""
+    try:
+        batch = BatchReport.from_json((path / BATCH_FILE).read_text(encoding="utf-8"))
+    except (OSError, RecyclerError):
+        batch = BatchReport(status="no report")
+    folder = RunFolder(path)
+    status = folder.status_now(batch.status, batch.writer, folder.last_heartbeat(batch.heartbeat))
+    return {"id": path.name, "path": str(path), "status": status, "job": job, "batch": True,
+            "prompts": len(job.get("prompts") or []), "rows": sum(len(p.rows) for p in batch.prompts),
+            "best_recycled": batch.best_accuracy(RowKind.RECYCLED),
+            "best_baseline": batch.best_accuracy(RowKind.BASELINE)}
 
 
 def writer_identity() -> dict[str, Any]:
