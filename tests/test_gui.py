@@ -98,8 +98,7 @@ def test_a_demo_like_run_draws_live_training_curves(
     curves = {series: len(points) for series, points in window.report.curves.items() if series.startswith("re-tune")}
     assert curves == {"re-tune: from scratch": 3, f"re-tune: from {best}": 3}  # steps 0, 2 and 4
     legend = [label.text for _, label in plots.retuning_legend.items]
-    assert legend == [*(f"{m} (recycled, step 0)" for m in ("v2v-lin", "v2v-nn", "ridge")), "from scratch",
-                      f"from {best}"]
+    assert legend == ["recycled, at step 0:", "v2v-lin", "v2v-nn", "ridge", "from scratch", f"from {best}"]
     assert plots.point_counts()["retuning"] == 3 + 6
     low, high = plots.retuning_plot.viewRange()[1]
     assert -5 <= low <= 0 and 100 <= high <= 105

@@ -116,7 +116,7 @@ def test_recycled_prompts_show_on_the_retuning_plot_only_as_their_dev_accuracy_a
     panel.add_point("re-tune: from ridge", 25, 0.86)
     assert panel.point_counts()["retuning"] == 3
     names = [label.text for _, label in panel.retuning_legend.items]
-    assert names == ["ridge (recycled, step 0)", "from ridge"]
+    assert names == ["recycled, at step 0:", "ridge", "from ridge"]
 
 
 def test_show_report_rebuilds_every_plot(panel: PlotsPanel) -> None:

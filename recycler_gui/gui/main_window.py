@@ -395,13 +395,13 @@ class MainWindow(QMainWindow):
         """Show a stored run's table and plots, or a batch's table and plot (and its last prompt's run)."""
         if isinstance(report, BatchReport):
             self.show_batch(report)
-            self.status.say(f"Showing the batch {report.run_id or ''} ({report.status}).")
+            self.status.idle(f"Showing the batch {report.run_id or ''} ({report.status}).")
             return
         self.report = report
         self.table.set_rows(report.rows)
         self.plots.show_report(report)
         self.tabs.setCurrentWidget(self.plots)
-        self.status.say(f"Showing run {report.run_id or ''} ({report.status}).")
+        self.status.idle(f"Showing run {report.run_id or ''} ({report.status}).")
 
     def show_batch(self, batch: BatchReport) -> None:
         """The batch's table and plot in the Many prompts tab; the comparison tab keeps its last prompt's run."""

@@ -47,6 +47,8 @@ LABEL_POINT_SIZE = 8.0
 EXPORT_SCALE = 2
 EXPORT_MIN_WIDTH = 600
 EXPORT_SIZE = (900, 700)
+START_HEADING = "recycled, at step 0:"
+"""The re-tuning legend's line above the recycled prompts' step-0 markers (each listed by its method's name)."""
 RETUNE_IDLE_TEXT = "No re-tuning in this run:\nset Re-tune steps under\nUpper bound and re-tuning."
 
 
@@ -456,6 +458,8 @@ class PlotsPanel(QWidget):
             plot = self._plot_of(series)
             plot.addItem(item)
             legend = self.fit_legend if plot is self.fit_plot else self.retuning_legend
+            if series.startswith(START_SERIES) and not self._start_heading_shown():
+                legend.addItem(LegendSwatch(pg.PlotDataItem(pen=None)), START_HEADING)
             legend.addItem(LegendSwatch(item), self._legend_name(series))
             legend.setVisible(True)
             self._colour_legend_labels(legend)
@@ -482,9 +486,10 @@ class PlotsPanel(QWidget):
                 item.setData(xs, ys, pen=pg.mkPen(colour, width=2), symbol=None)
 
     def _legend_name(self, series: str) -> str:
-        if series.startswith(START_SERIES):
-            return f"{series.removeprefix(START_SERIES)} (recycled, step 0)"
-        return series.removeprefix(RETUNE_SERIES).removeprefix(FIT_LOSS_SERIES)
+        return series.removeprefix(START_SERIES).removeprefix(RETUNE_SERIES).removeprefix(FIT_LOSS_SERIES)
+
+    def _start_heading_shown(self) -> bool:
+        return any(label.text == START_HEADING for _, label in self.retuning_legend.items)
 
     def _fix_retuning_range(self) -> None:
         """Dev accuracy on a fixed 0-100 % scale (small gaps are not blown up); steps from 0 to the last one."""

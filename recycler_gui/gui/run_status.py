@@ -48,6 +48,7 @@ class RunStatus(QWidget):
         self.bar = QProgressBar()
         self.bar.setRange(0, STEPS)
         self.bar.setValue(0)
+        self.bar.setFormat("")  # no run yet: an empty bar, not "0%"
         self.bar.setMinimumWidth(160)
         self.bar.setMaximumWidth(420)
         self.bar.setToolTip("The whole run: every stage weighted by its expected cost")
@@ -64,6 +65,14 @@ class RunStatus(QWidget):
         layout.addWidget(self.eta)
 
     def say(self, text: str) -> None:
+        self.stage.setText(text)
+
+    def idle(self, text: str) -> None:
+        """No run of this window is shown (a stored run is): an empty bar and ``text``."""
+        self.bar.setRange(0, STEPS)
+        self.bar.setValue(0)
+        self.bar.setFormat("")
+        self.eta.setText("")
         self.stage.setText(text)
 
     def start(self) -> None:
