@@ -334,8 +334,12 @@ def test_many_prompts_at_once_show_the_papers_table_and_export_it(
     _fill(window, tiny_llama, tiny_gemma, folder, write_toy_task(tmp_path), retune_steps=0)
     qtbot.waitUntil(lambda: window.inputs.prompt.summary.text().startswith("2 prompts"), timeout=20_000)
     assert "(seed0, seed1)" in window.inputs.prompt.summary.text()
-    _run_and_wait(window, qtbot)
+    stages: list[str] = []
+    window.run_button.click()
+    window.current.worker.event.connect(lambda _event: stages.append(window.status.stage.text()))
+    qtbot.waitUntil(lambda: not window.running, timeout=180_000)
     assert dialogs == []
+    assert any(text.startswith("Prompt 2 of 2 (seed1) · Scoring") for text in stages)
     panel = window.batch_panel
     assert window.tabs.currentWidget() is panel and panel.batch.status == "finished"
     header = [panel.table.horizontalHeaderItem(c).text() for c in range(panel.table.columnCount())]

@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
         elif isinstance(event, NextPrompt):  # a batch moves on: the comparison view shows the new prompt's run
             self.table.clear()
             self.plots.clear()
-            self.status.say(f"Prompt {event.index} of {event.count}: {event.label}")
+            self.status.on_event(event)
         elif isinstance(event, Point):
             self.plots.add_point(event.series, event.x, event.y)
         elif isinstance(event, Result):

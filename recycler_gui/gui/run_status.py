@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPainter, QPaintEvent
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
-from ..core.events import Plan, Progress, Stage, describe_progress, duration
+from ..core.events import NextPrompt, Plan, Progress, Stage, describe_progress, duration
 from ..core.progress import RunProgress
 
 STEPS = 1000
@@ -57,6 +57,8 @@ class RunStatus(QWidget):
         self.eta.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.tracker = RunProgress()
         self.stage_name = ""
+        self.prompt_text = ""
+        """In a batch of prompts: which prompt the stage belongs to."""
         self.stage_started = time.monotonic()
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
@@ -78,13 +80,16 @@ class RunStatus(QWidget):
     def start(self) -> None:
         """A run begins: a busy bar until its plan arrives."""
         self.tracker = RunProgress()
-        self.stage_name = ""
+        self.stage_name = self.prompt_text = ""
         self.bar.setRange(0, 0)
         self.bar.setFormat("%p%")
         self.eta.setText("")
         self.stage.setText("Starting…")
 
     def on_event(self, event: Any) -> None:
+        if isinstance(event, NextPrompt):
+            self.prompt_text = f"Prompt {event.index} of {event.count} ({event.label}) · "
+            return
         if not isinstance(event, Plan | Stage | Progress):
             return
         self.tracker.update(event)
@@ -138,6 +143,6 @@ class RunStatus(QWidget):
         """The stage, and its own count, rate and time left (``describe_progress``, as the CLI's bar says it)."""
         stage, done, total = self.tracker.stage, self.tracker.stage_done, self.tracker.stage_total
         if stage is None or not (done or total):
-            return self.stage_name
+            return self.prompt_text + self.stage_name
         elapsed = time.monotonic() - self.stage_started
-        return f"{self.stage_name} · {describe_progress(stage, done, elapsed, total)}"
+        return f"{self.prompt_text}{self.stage_name} · {describe_progress(stage, done, elapsed, total)}"
