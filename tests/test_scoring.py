@@ -21,23 +21,70 @@ ONE_TOKEN = (" negative", " positive")
 SEVERAL_TOKENS = (" terrible film", " great night at the cinema", " so")
 
 
-def _scorer(folder: Path, labels: tuple[str, ...], batch_size: int = 2) -> Scorer:
+def _scorer(folder: Path, labels: tuple[str, ...], batch_size: int = 2, shared_prefix: bool = True) -> Scorer:
     checkpoint = open_checkpoint(folder)
     model = checkpoint.load_model("cpu")
-    return Scorer(model, checkpoint.tokenizer(), checkpoint.family, labels, batch_size=batch_size)
+    return Scorer(model, checkpoint.tokenizer(), checkpoint.family, labels, batch_size=batch_size,
+                  shared_prefix=shared_prefix)
 
 
 @pytest.mark.parametrize("fixture", ["tiny_llama", "tiny_gemma", "tiny_t5"])
 @pytest.mark.parametrize("labels", [ONE_TOKEN, SEVERAL_TOKENS], ids=["one-token", "multi-token"])
-@pytest.mark.parametrize("with_prompt", [False, True], ids=["no-prompt", "prompt"])
+@pytest.mark.parametrize("prompt_rows", [0, 4, 12], ids=["no-prompt", "prompt", "prompt-over-the-window"])
+@pytest.mark.parametrize("shared_prefix", [True, False], ids=["shared-prefix", "full"])
 def test_fast_scores_equal_the_slow_reference(
-    request: pytest.FixtureRequest, fixture: str, labels: tuple[str, ...], with_prompt: bool
+    request: pytest.FixtureRequest, fixture: str, labels: tuple[str, ...], prompt_rows: int, shared_prefix: bool
 ) -> None:
-    scorer = _scorer(request.getfixturevalue(fixture), labels)
+    """Both layouts, on a model of each kind; the 12-row prompt is longer than tiny Gemma's sliding window."""
+    scorer = _scorer(request.getfixturevalue(fixture), labels, shared_prefix=shared_prefix)
     assert scorer.single_token == (labels == ONE_TOKEN)
     generator = torch.Generator().manual_seed(0)
-    prompt = torch.randn(4, scorer.embed.weight.shape[1], generator=generator) if with_prompt else None
+    prompt = torch.randn(prompt_rows, scorer.embed.weight.shape[1], generator=generator) if prompt_rows else None
     torch.testing.assert_close(scorer.score(TEXTS, prompt), scorer.reference_scores(TEXTS, prompt), rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("fixture", ["tiny_llama", "tiny_gemma"])
+@pytest.mark.parametrize("labels", [ONE_TOKEN, SEVERAL_TOKENS], ids=["one-token", "multi-token"])
+def test_training_scores_and_gradients_are_those_of_the_full_path(
+    request: pytest.FixtureRequest, fixture: str, labels: tuple[str, ...]
+) -> None:
+    """``label_scores`` is what tuning (and teaching) differentiate: the shared prefix changes neither its value nor
+    the prompt's gradient."""
+    shared = _scorer(request.getfixturevalue(fixture), labels)
+    full = _scorer(request.getfixturevalue(fixture), labels, shared_prefix=False)
+    batch = [shared.input_ids(text) for text in TEXTS]
+    start = torch.randn(6, shared.embed.weight.shape[1], generator=torch.Generator().manual_seed(1))
+    results = []
+    for scorer in (shared, full):
+        rows = start.clone().requires_grad_(True)
+        scores = scorer.label_scores(batch, rows)
+        (scores * torch.linspace(-1, 1, scores.numel()).view_as(scores)).sum().backward()
+        results.append((scores.detach(), rows.grad))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=1e-4)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
+
+
+def test_a_training_batch_runs_the_prompt_and_the_shared_tokens_once(tiny_llama: Path) -> None:
+    """The prompt rows and ``Review:`` go through the model once per batch, not once per example."""
+    scorer = _scorer(tiny_llama, ONE_TOKEN)
+    batch = [scorer.input_ids(text) for text in TEXTS]
+    rows = torch.randn(6, scorer.embed.weight.shape[1], requires_grad=True)
+    prefix = scorer.prefix(batch, rows)
+    assert prefix is not None and prefix.tokens >= 1
+    positions: list[int] = []
+    layer = scorer.model.model.layers[0]
+    handle = layer.register_forward_hook(lambda _m, args, _out: positions.append(args[0].shape[0] * args[0].shape[1]))
+    try:
+        scorer.label_scores(batch, rows)
+        shared_positions = sum(positions)
+        positions.clear()
+        scorer.shared_prefix = False
+        scorer.label_scores(batch, rows)
+    finally:
+        handle.remove()
+    longest = max(len(ids) for ids in batch)
+    assert shared_positions == prefix.length + len(batch) * (longest - prefix.tokens)
+    assert sum(positions) == len(batch) * (rows.shape[0] + longest)
 
 
 def test_batch_size_does_not_change_scores(tiny_gemma: Path) -> None:

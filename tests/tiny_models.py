@@ -113,7 +113,8 @@ def build_llama(folder: Path, hidden: int = 48, tie: bool = True) -> Path:
 
 
 def build_gemma3(folder: Path, hidden: int = 32) -> Path:
-    """A 2-layer Gemma-3 text model, whose embedding layer multiplies by sqrt(hidden)."""
+    """A 2-layer Gemma-3 text model, whose embedding layer multiplies by sqrt(hidden); its first layer attends over a
+    sliding window of 8 positions (shorter than the test inputs), its second over everything, as Gemma 3 mixes them."""
     from transformers import AutoTokenizer, Gemma3ForCausalLM, Gemma3TextConfig
 
     torch.manual_seed(2)
@@ -121,6 +122,7 @@ def build_gemma3(folder: Path, hidden: int = 32) -> Path:
     config = Gemma3TextConfig(
         vocab_size=len(AutoTokenizer.from_pretrained(str(folder))), hidden_size=hidden, intermediate_size=64,
         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=256,
+        sliding_window=8, layer_types=["sliding_attention", "full_attention"],
     )
     Gemma3ForCausalLM(config).save_pretrained(str(folder))
     return folder

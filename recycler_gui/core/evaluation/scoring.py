@@ -6,14 +6,26 @@ label scores come from one next-token distribution; logits are computed only at 
 (``logits_to_keep``), never as a full [batch, sequence, vocabulary] tensor; batches are length-sorted.
 
 Layout follows PEFT, so exported adapters behave as measured: the prompt rows come before every input embedding (BOS
-included). Decoder-only inputs are left-padded as ``[pad…, prompt, tokens]`` with position ids counted from the first
-real row, so a padded example scores exactly as it would alone. Encoder-decoder models get the prompt before the
-encoder input; the decoder scores the label (PEFT prepends only the encoder half of seq2seq prompts).
+included). Encoder-decoder models get the prompt before the encoder input; the decoder scores the label (PEFT prepends
+only the encoder half of seq2seq prompts).
+
+Shared prefix (decoder-only, the default): the prompt rows and the input tokens every example of a call starts with
+(BOS and the template's text before ``{text}``, found as the longest common prefix of the token ids, so it is
+token-exact) run once; their key/value cache is expanded to each batch, which runs only the rest. The rest is
+right-padded, so every real token's cache index equals its position (Gemma 3's sliding-window layers measure distance
+in cache indices; one that keeps only its window of the prefix shifts every index by the same amount), and each
+example's logits are read at its own last positions. Encoder-decoder models keep the full path: their
+encoder is bidirectional, so the prompt's encoder states depend on the text and cannot be cached.
+
+The full path (``shared_prefix=False``, and where nothing is shared) left-pads ``[pad…, prompt, tokens]`` with
+position ids counted from the first real row, so a padded example scores exactly as it would alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +34,15 @@ import torch
 from ..errors import RecyclerError
 from ..events import CancelToken, EventSink, Progress, ignore_events
 from ..models.checkpoints import ENCODER_DECODER
+
+
+def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    """How many leading token ids all ``sequences`` share."""
+    first = sequences[0]
+    length = min(len(s) for s in sequences)
+    for sequence in sequences[1:]:
+        length = next((i for i in range(length) if sequence[i] != first[i]), length)
+    return length
 
 
 class LabelWordError(RecyclerError):
@@ -77,8 +98,23 @@ def _average_ranks(values: torch.Tensor) -> torch.Tensor:
     return (sums / counts)[inverse]
 
 
+@dataclass(frozen=True)
+class SharedPrefix:
+    """The prompt rows and the first ``tokens`` input tokens of every example, run once: their keys and values."""
+
+    tokens: int
+    length: int
+    """Positions cached: prompt rows + ``tokens``."""
+    states: list[tuple[torch.Tensor, torch.Tensor]]
+    """Keys and values of each layer, batch 1."""
+
+
 class Scorer:
-    """Scores label words after rendered inputs on one model; reused for every prompt and baseline."""
+    """Scores label words after rendered inputs on one model; reused for every prompt and baseline.
+
+    ``label_scores(batch_ids, prompt)`` is the one entry point for training: differentiable in the prompt, the shared
+    prefix run once per call. ``shared_prefix=False`` keeps the full path (every example runs every token).
+    """
 
     def __init__(
         self,
@@ -88,6 +124,7 @@ class Scorer:
         label_words: Sequence[str],
         *,
         batch_size: int = 16,
+        shared_prefix: bool = True,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -108,6 +145,8 @@ class Scorer:
         config = model.config
         start = getattr(config, "decoder_start_token_id", None)
         self.decoder_start = start if start is not None else self.pad_id
+        self.shared_prefix = shared_prefix and not self.encoder_decoder
+        self._cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
     def _label_tokens(self, word: str) -> list[int]:
         ids = list(self.tokenizer(word, add_special_tokens=False).input_ids)
@@ -137,24 +176,106 @@ class Scorer:
         encoded = [self.input_ids(text) for text in texts]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         scores = torch.empty(len(texts), len(self.label_ids))
+        rows = None if prompt is None else prompt.to(self.device, self.dtype)
         done = 0
         with torch.inference_mode():
+            prefix = self.prefix(encoded, rows)
             for start in range(0, len(order), self.batch_size):
                 cancel.check()
                 batch = order[start : start + self.batch_size]
-                scores[batch] = self.label_scores([encoded[i] for i in batch], prompt).float().cpu()
+                scores[batch] = self._scores([encoded[i] for i in batch], rows, prefix).float().cpu()
                 done += len(batch)
                 events(Progress(done))
         return scores
 
     def label_scores(self, batch: Sequence[Sequence[int]], prompt: torch.Tensor | None) -> torch.Tensor:
-        """Label log-likelihoods [batch, labels] for token-id inputs; differentiable in ``prompt``."""
+        """Label log-likelihoods [batch, labels] for token-id inputs; differentiable in ``prompt``.
+
+        The prefix the batch shares runs once, so its gradient flows once (not once per example)."""
         rows = None if prompt is None else prompt.to(self.device, self.dtype)
+        return self._scores(batch, rows, self.prefix(batch, rows))
+
+    def _scores(
+        self, batch: Sequence[Sequence[int]], rows: torch.Tensor | None, prefix: SharedPrefix | None
+    ) -> torch.Tensor:
         if self.encoder_decoder:
             return self._encoder_decoder_scores(batch, rows)
+        if prefix is not None:
+            return self._after_prefix(batch, prefix)
         if self.single_token:
             return self._decoder_only_next_token(batch, rows)
         return self._decoder_only_continuations(batch, rows)
+
+    # ----------------------------------------------------------------------------------------------- shared prefix
+
+    def prefix(self, inputs: Sequence[Sequence[int]], rows: torch.Tensor | None) -> SharedPrefix | None:
+        """Run the prompt rows and the input tokens every one of ``inputs`` starts with, once; None when off or when
+        nothing is shared. At least one token of every input stays out of the prefix: its logits predict the label."""
+        if not self.shared_prefix or not inputs:
+            return None
+        prompt_len = 0 if rows is None else rows.shape[0]
+        tokens = min(_common_prefix_length(inputs), min(len(ids) for ids in inputs) - 1)
+        if prompt_len + tokens == 0:
+            return None
+        embeddings = self.embed(torch.tensor([list(inputs[0][:tokens])], dtype=torch.long, device=self.device))
+        if rows is not None:
+            embeddings = torch.cat([rows.unsqueeze(0), embeddings], dim=1)
+        length = embeddings.shape[1]
+        cache = self._cache([])
+        positions = torch.arange(length, device=self.device).unsqueeze(0)
+        self.model(inputs_embeds=embeddings, position_ids=positions, use_cache=True, logits_to_keep=1,
+                   **{self._cache_argument: cache})
+        return SharedPrefix(tokens, length, [(layer.keys, layer.values) for layer in cache.layers])
+
+    def _after_prefix(self, batch: Sequence[Sequence[int]], prefix: SharedPrefix) -> torch.Tensor:
+        """Scores from the rest of each input (followed by each label's tokens but the last, for multi-token labels),
+        right-padded after the prefix's cache and read at each row's own positions."""
+        labels = self.label_ids
+        per_input = 1 if self.single_token else len(labels)
+        rests = [list(inputs[prefix.tokens :]) for inputs in batch]
+        if not self.single_token:
+            rests = [rest + ids[:-1] for rest in rests for ids in labels]
+        ends = [len(inputs) - prefix.tokens - 1 for inputs in batch for _ in range(per_input)]  # last input token
+        width = max(len(rest) for rest in rests)
+        ids = torch.full((len(rests), width), self.pad_id, dtype=torch.long)
+        for row, rest in enumerate(rests):
+            ids[row, : len(rest)] = torch.tensor(rest)
+        steps = max(len(ids) for ids in labels)
+        read = (torch.tensor(ends).unsqueeze(1) + torch.arange(steps)).clamp_max(width - 1).to(self.device)
+        cache = self._cache([(keys.expand(len(rests), -1, -1, -1), values.expand(len(rests), -1, -1, -1))
+                             for keys, values in prefix.states])
+        positions = torch.arange(prefix.length, prefix.length + width, device=self.device).expand(len(rests), -1)
+        with self._logits_at(read):
+            logits = self.model(inputs_embeds=self.embed(ids.to(self.device)), position_ids=positions, use_cache=True,
+                                **{self._cache_argument: cache}).logits
+        log_probs = logits.float().log_softmax(dim=-1)
+        if self.single_token:
+            first_tokens = torch.tensor([ids[0] for ids in labels], device=log_probs.device)
+            return log_probs[:, 0, first_tokens]
+        return self._continuation_scores(log_probs)
+
+    def _cache(self, states: list[tuple[torch.Tensor, torch.Tensor]]) -> Any:
+        """A fresh key/value cache holding ``states`` (its own object: a forward appends to the cache it is given)."""
+        from transformers import DynamicCache  # loaded by now: the model is
+
+        return DynamicCache(states or None, config=self.model.config)
+
+    @contextmanager
+    def _logits_at(self, positions: torch.Tensor) -> Iterator[None]:
+        """Make the output layer see only the hidden states at ``positions`` [rows, k] (one set per row), so the
+        vocabulary projection runs there alone and the model's own post-processing (Gemma's soft-capping) applies."""
+
+        def gather(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+            hidden = torch.take_along_dim(args[0], positions.unsqueeze(-1), dim=1)
+            return (hidden, *args[1:])
+
+        handle = self.model.get_output_embeddings().register_forward_pre_hook(gather)
+        try:
+            yield
+        finally:
+            handle.remove()
+
+    # ------------------------------------------------------------------------------------------------- full path
 
     def _left_padded_embeddings(
         self, sequences: Sequence[Sequence[int]], rows: torch.Tensor | None
@@ -188,20 +309,13 @@ class Scorer:
         return logits.float().log_softmax(dim=-1)[:, first_tokens]
 
     def _decoder_only_continuations(self, batch: Sequence[Sequence[int]], rows: torch.Tensor | None) -> torch.Tensor:
-        labels = len(self.label_ids)
         longest = max(len(ids) for ids in self.label_ids)
         sequences = [list(inputs) + ids for inputs in batch for ids in self.label_ids]
         embeddings, mask, positions = self._left_padded_embeddings(sequences, rows)
         logits = self.model(
             inputs_embeds=embeddings, attention_mask=mask, position_ids=positions, logits_to_keep=longest + 1
         ).logits.float().log_softmax(dim=-1)
-        scores = torch.empty(len(sequences), device=logits.device)
-        for row in range(len(sequences)):
-            ids = self.label_ids[row % labels]
-            steps = torch.arange(longest - len(ids), longest, device=logits.device)
-            token_scores = logits[row, steps, torch.tensor(ids, device=logits.device)]
-            scores[row] = token_scores.sum()
-        return scores.view(len(batch), labels)
+        return self._continuation_scores(logits, end=longest)
 
     def _encoder_decoder_scores(self, batch: Sequence[Sequence[int]], rows: torch.Tensor | None) -> torch.Tensor:
         prompt_len = 0 if rows is None else rows.shape[0]
@@ -233,12 +347,20 @@ class Scorer:
         if self.single_token:
             first_tokens = torch.tensor([ids[0] for ids in self.label_ids], device=logits.device)
             return logits[:, 0, first_tokens]
-        scores = torch.empty(len(batch) * labels, device=logits.device)
-        for row in range(len(batch) * labels):
+        return self._continuation_scores(logits)
+
+    def _continuation_scores(self, log_probs: torch.Tensor, end: int | None = None) -> torch.Tensor:
+        """[inputs, labels] from log-probabilities [inputs x labels, steps, vocabulary] whose row r predicts label
+        r % labels: its tokens' log-probabilities at steps 0, 1, … (or at the steps ending at ``end``), summed."""
+        labels = len(self.label_ids)
+        scores = torch.empty(log_probs.shape[0], device=log_probs.device)
+        for row in range(log_probs.shape[0]):
             label = self.label_ids[row % labels]
-            token_scores = logits[row, torch.arange(len(label)), torch.tensor(label, device=logits.device)]
+            first = 0 if end is None else end - len(label)
+            steps = torch.arange(first, first + len(label), device=log_probs.device)
+            token_scores = log_probs[row, steps, torch.tensor(label, device=log_probs.device)]
             scores[row] = token_scores.sum()
-        return scores.view(len(batch), labels)
+        return scores.view(-1, labels)
 
     # ------------------------------------------------------------------------------------------------ the reference
 
