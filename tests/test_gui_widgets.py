@@ -20,6 +20,7 @@ from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
 from recycler_gui.gui.inputs import InputsPanel
 from recycler_gui.gui.plots import SOURCE_LABEL, ExportError, PlotsPanel, method_colour
+from recycler_gui.gui.responsiveness import percentile
 from recycler_gui.gui.results import ResultsTable
 
 ACCURACY = next(i for i, c in enumerate(COLUMNS) if c.title == "accuracy %")
@@ -309,3 +310,12 @@ def test_the_window_starts_at_the_job_defaults(qtbot, tmp_path: Path) -> None:
         assert getattr(inputs, name).value() == default_of(Job, name), name
         assert getattr(inputs, name).toolTip() == help_of(Job, name)
     assert inputs.dtype.currentText() == default_of(Job, "dtype")
+
+
+def test_the_99th_percentile_delay_shows_a_stall_that_recurs_but_not_a_single_one() -> None:
+    delays = [1.0] * 197 + [700.0, 800.0, 900.0]  # three stalls in 200 ticks: more than 1% of them
+    assert percentile(delays, 50) == 1.0
+    assert percentile(delays, 99) == 700.0
+    assert percentile([1.0] * 198 + [800.0, 900.0], 99) == 1.0  # two: no more than 1%
+    assert percentile([3.0], 99) == 3.0
+

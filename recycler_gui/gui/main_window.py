@@ -308,8 +308,9 @@ class MainWindow(QMainWindow):
         self.last_lag = self.meter.stop()
         if self.last_lag:
             self.log.appendPlainText(
-                f"UI event-loop delay during the run: median {self.last_lag['median_ms']} ms, worst "
-                f"{self.last_lag['worst_ms']} ms ({self.last_lag['samples']} samples)"
+                f"UI event-loop delay during the run: median {self.last_lag['median_ms']} ms, 99th percentile "
+                f"{self.last_lag['p99_ms']} ms, worst {self.last_lag['worst_ms']} ms "
+                f"({self.last_lag['samples']} samples)"
             )
         self.current = None
         self._set_running(False)

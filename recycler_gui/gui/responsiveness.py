@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import statistics
+import math
 import time
 
 from PySide6.QtCore import QObject, QTimer
@@ -26,12 +26,13 @@ class LoopLagMeter(QObject):
         self.timer.start()
 
     def stop(self) -> dict[str, float] | None:
-        """Stop measuring; median and worst delay in milliseconds (None when nothing was measured)."""
+        """Stop measuring; median, 99th percentile and worst delay in milliseconds (None when nothing was measured)."""
         self.timer.stop()
         if not self.delays_ms:
             return None
         return {
-            "median_ms": round(statistics.median(self.delays_ms), 1),
+            "median_ms": round(percentile(self.delays_ms, 50), 1),
+            "p99_ms": round(percentile(self.delays_ms, 99), 1),
             "worst_ms": round(max(self.delays_ms), 1),
             "samples": len(self.delays_ms),
         }
@@ -40,3 +41,10 @@ class LoopLagMeter(QObject):
         now = time.perf_counter()
         self.delays_ms.append(max(0.0, (now - self._last - self.interval) * 1000))
         self._last = now
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The nearest-rank ``share``-th percentile: the smallest value at least ``share`` percent of values do not
+    exceed."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(share / 100 * len(ordered)), 1) - 1]
