@@ -149,6 +149,33 @@ def test_missing_tokenizer(tiny_llama: Path, copy_of) -> None:
         open_checkpoint(folder).tokenizer()
 
 
+@pytest.mark.parametrize("fixture", ["tiny_t5", "tiny_llama", "tiny_gemma", "tiny_gguf"])
+def test_the_tokenizer_encodes_as_autotokenizer_does(request: pytest.FixtureRequest, fixture: str) -> None:
+    from transformers import AutoTokenizer
+
+    checkpoint = open_checkpoint(request.getfixturevalue(fixture))
+    ours, auto = checkpoint.tokenizer(), AutoTokenizer.from_pretrained(str(checkpoint.path))
+    texts = ["Review: the movie was great\nSentiment:", " negative", " positive", "", "  two  spaces, é and 日本"]
+    for text in texts:
+        assert ours(text).input_ids == auto(text).input_ids, text
+        assert ours(text, add_special_tokens=False).input_ids == auto(text, add_special_tokens=False).input_ids
+        assert ours.decode(auto(text).input_ids) == auto.decode(auto(text).input_ids)
+    assert ours.get_vocab() == auto.get_vocab()
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id", "unk_token_id"):
+        assert getattr(ours, name) == getattr(auto, name), name
+
+
+def test_the_tokenizer_file_is_parsed_by_rust_not_by_python(
+    tiny_gemma: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's json parser holds the GIL for the whole file (seconds on Gemma's 33 MB): the window would freeze."""
+    parsed: list[str] = []
+    load = json.load
+    monkeypatch.setattr(json, "load", lambda handle, **kw: parsed.append(Path(handle.name).name) or load(handle, **kw))
+    open_checkpoint(tiny_gemma).tokenizer()
+    assert "tokenizer.json" not in parsed and "tokenizer_config.json" in parsed
+
+
 def test_encoder_only_model_is_refused_with_the_reason(tiny_bert: Path) -> None:
     with pytest.raises(UnsupportedArchitectureError, match="encoder-only model: it does not generate text"):
         open_checkpoint(tiny_bert)

@@ -191,10 +191,26 @@ class Checkpoint:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return _hf().AutoTokenizer.from_pretrained(str(self.path))
+                return self._read_tokenizer()
         except (OSError, ValueError, TypeError, KeyError) as error:
             reason = str(error).splitlines()[0][:200]
             raise TokenizerMissingError(f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
+
+    def _read_tokenizer(self) -> Any:
+        """The tokenizer, read without holding the GIL for long, so the window stays responsive while a worker reads.
+
+        From a ``tokenizer.json``, the generic fast tokenizer: Rust parses the file and releases the GIL while it does.
+        transformers 5's model-specific classes (``GemmaTokenizer``) parse the file again in Python and rebuild it from
+        vocabulary and merges, holding the GIL for seconds on Gemma's 33 MB file; a config without
+        ``added_tokens_decoder`` makes ``from_pretrained`` read the whole file once more for them, though the file
+        holds them already. Without a ``tokenizer.json`` (SentencePiece files only): ``AutoTokenizer``."""
+        hf = _hf()
+        if not (self.path / "tokenizer.json").is_file():
+            return hf.AutoTokenizer.from_pretrained(str(self.path))
+        config_file = self.path / "tokenizer_config.json"
+        config = json.loads(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+        added = {} if "added_tokens_decoder" in config else {"added_tokens_decoder": {}}
+        return hf.PreTrainedTokenizerFast.from_pretrained(str(self.path), **added)
 
     def load_model(self, device: str = "auto", dtype: str = "float32") -> Any:
         """Load the full model for scoring or tuning, frozen and in eval mode (inside ``keep_models_loaded``: once)."""
@@ -288,6 +304,7 @@ def _hf() -> SimpleNamespace:
             AutoModelForCausalLM,
             AutoModelForSeq2SeqLM,
             AutoTokenizer,
+            PreTrainedTokenizerFast,
         )
         from transformers.models.auto import modeling_auto
         from transformers.utils import logging as hf_logging
@@ -296,7 +313,8 @@ def _hf() -> SimpleNamespace:
 
     return SimpleNamespace(
         init_empty_weights=init_empty_weights, AutoConfig=AutoConfig, AutoTokenizer=AutoTokenizer,
-        AutoModelForCausalLM=AutoModelForCausalLM, AutoModelForSeq2SeqLM=AutoModelForSeq2SeqLM,
+        PreTrainedTokenizerFast=PreTrainedTokenizerFast, AutoModelForCausalLM=AutoModelForCausalLM,
+        AutoModelForSeq2SeqLM=AutoModelForSeq2SeqLM,
         modeling_auto=modeling_auto,
     )
 
