@@ -25,6 +25,11 @@ MOVIE_REVIEWS = "movie-reviews"
 """The built-in task's name."""
 MOVIE_REVIEWS_TEMPLATE = "Review: {text}\nSentiment:"
 MOVIE_REVIEWS_LABEL_WORDS = (" negative", " positive")
+MOVIE_REVIEWS_OPENERS = (
+    "This movie", "The film", "This film", "The acting", "The story", "The director", "The plot", "The cast", "I",
+    "It's a", "What a", "Even the", "A", "An", "The", "If you",
+)
+"""How a model writing texts to teach on begins them: on topic (task-neutral openers made SmolLM2 write code)."""
 MOVIE_REVIEWS_TEST = 1000
 MOVIE_REVIEWS_DEV = 500
 
@@ -78,6 +83,7 @@ def movie_reviews(seed: int = 0) -> Task:
         train=tuple(shuffled[held_out:]),
         dev=tuple(shuffled[MOVIE_REVIEWS_TEST:held_out]),
         test=tuple(shuffled[:MOVIE_REVIEWS_TEST]),
+        openers=MOVIE_REVIEWS_OPENERS,
     )
 
 

@@ -58,7 +58,9 @@ class Task:
     """Labelled examples, an input template with a ``{text}`` slot, one label word per label, and three splits.
 
     Label ``i`` is scored as the continuation ``label_words[i]`` of ``render(text)``. Every split must hold at least
-    one example; the constructor checks everything and raises ``TaskError`` naming what is wrong.
+    one example; the constructor checks everything and raises ``TaskError`` naming what is wrong. ``openers`` are
+    words a text of this task may begin with, for a model that writes unlabelled texts to teach on
+    (``unlabelled.py``); empty means task-neutral ones.
     """
 
     name: str
@@ -67,6 +69,7 @@ class Task:
     train: tuple[Example, ...]
     dev: tuple[Example, ...]
     test: tuple[Example, ...]
+    openers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -298,7 +301,7 @@ def load_task_file(
         raise TaskError(f"no such task file: {path}", "check the path")
     if not path.is_file():
         raise TaskError(f"{path} is a folder, not a task file", "give a .csv, .tsv or .jsonl file")
-    kind = _FILE_KINDS.get(path.suffix.lower())
+    kind = table_kind(path)
     if kind is None:
         raise TaskError(
             f"cannot read {path.name}: the extension {path.suffix or '(none)'} is not .csv, .tsv, .jsonl or "
@@ -306,7 +309,7 @@ def load_task_file(
             "save the task as CSV, TSV or JSON Lines under one of those extensions (a .json file with one object "
             "per line only needs renaming to .jsonl)",
         )
-    columns, rows = _read_rows(path, kind)
+    columns, rows = read_table_rows(path, kind)
     missing = [column for column in dict.fromkeys((text_column, label_column)) if column not in columns]
     if missing:
         raise TaskError(
@@ -386,8 +389,13 @@ def read_utf8(path: Path, fix: str) -> str:
         raise TaskError(f"line {line} of {path.name} is not UTF-8 text", fix) from error
 
 
-def _read_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """Column names and ``(line number, row)`` pairs of a task file."""
+def table_kind(path: Path) -> str | None:
+    """``csv``, ``tsv`` or ``jsonl`` by the file's extension; None for any other."""
+    return _FILE_KINDS.get(path.suffix.lower())
+
+
+def read_table_rows(path: Path, kind: str) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Column names and ``(line number, row)`` pairs of a CSV, TSV or JSON Lines file (``kind`` from ``table_kind``)."""
     text = read_utf8(path, "save the file as UTF-8")
     if kind == "jsonl":
         return _read_json_lines(text, path.name)

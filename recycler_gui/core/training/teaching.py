@@ -1,0 +1,141 @@
+"""Teaching: the source model, with the source prompt, teaches a prompt for the target on unlabelled texts.
+
+No labelled example is read. The teacher's answer on a text is its distribution over the task's label words (a
+softmax of the same rank-classification scores the evaluation uses, on the source model with the source prompt); the
+student is a prompt on the target, started from a recycled prompt, trained to minimise KL(teacher || student) over
+the label words. Texts held out from training pick the best prompt by agreement with the teacher (ties: the lower
+held-out KL). Labelled dev accuracy may be watched as a curve; it never picks. The loop is ``loop.py``'s, shared with
+tuning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from ..data.tasks import Task
+from ..evaluation.scoring import Scorer
+from ..events import CancelToken, EventSink, Point, ignore_events
+from ..fields import setting
+from ..prompts.formats import PromptMeta, SoftPrompt
+from .loop import LoopResult, StepSettings, TrainingSettingsError, train_rows
+
+TEACH_SERIES = "teach: "
+"""Prefix of teaching curves (x: step, y: agreement with the teacher on held-out texts, 0..1)."""
+
+
+@dataclass(frozen=True)
+class TeachingSettings(StepSettings):
+    """How to teach. ``held_out`` texts pick the best prompt. ``temperature`` softens (> 1) or sharpens (< 1) the
+    teacher's distribution; 0 trains on the teacher's answer alone (hard targets)."""
+
+    steps: int = setting(60, "teaching steps")
+    learning_rate: float = setting(0.03, "Adam learning rate")
+    eval_every: int = setting(10, "agreement evaluation interval in steps")
+    held_out: int = setting(64, "texts held out to pick the best prompt by agreement with the teacher")
+    temperature: float = setting(1.0, "the teacher's temperature: > 1 softer, < 1 sharper, 0 its answer alone")
+
+    def check(self) -> None:
+        super().check()
+        if self.held_out < 1 or self.temperature < 0:
+            raise TrainingSettingsError(
+                "held-out texts must be >= 1 and the temperature >= 0", "fix the teaching settings"
+            )
+
+
+@dataclass
+class TeachingResult:
+    """The best student prompt by held-out agreement with the teacher; ``training`` holds the agreement curve (its
+    ``best_value`` is the best agreement), the losses and whether a cancel ended it; ``watched`` the watched curve."""
+
+    prompt: SoftPrompt
+    training: LoopResult
+    watched: list[tuple[int, float]] = field(default_factory=list)
+
+
+def label_distribution(scores: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Probabilities over the label words from label scores [texts, labels]; temperature 0 gives one-hot answers."""
+    scores = scores.float()
+    if temperature == 0:
+        return torch.nn.functional.one_hot(scores.argmax(dim=1), scores.shape[1]).float()
+    return (scores / temperature).softmax(dim=1)
+
+
+def teacher_distribution(
+    scorer: Scorer, task: Task, texts: Sequence[str], rows: torch.Tensor | None, temperature: float = 1.0, *,
+    events: EventSink = ignore_events, cancel: CancelToken | None = None,
+) -> torch.Tensor:
+    """The teacher's label distribution [texts, labels] on unlabelled ``texts`` rendered in the task's template."""
+    scores = scorer.score([task.render(text) for text in texts], rows, events=events, cancel=cancel)
+    return label_distribution(scores, temperature)
+
+
+def distillation_loss(student_scores: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean KL(teacher || student) over the label words; zero when the student's distribution equals the teacher's."""
+    student = student_scores.float().log_softmax(dim=1)
+    return (torch.xlogy(teacher, teacher) - teacher * student).sum(dim=1).mean()
+
+
+def agreement(student_scores: torch.Tensor, teacher: torch.Tensor) -> float:
+    """Share of texts on which the student's best label is the teacher's."""
+    return float((student_scores.argmax(dim=1) == teacher.argmax(dim=1)).float().mean())
+
+
+def teach(
+    scorer: Scorer,
+    task: Task,
+    texts: Sequence[str],
+    teacher: torch.Tensor,
+    start: SoftPrompt,
+    settings: TeachingSettings,
+    *,
+    series: str = f"{TEACH_SERIES}agreement with the teacher",
+    watch: Callable[[torch.Tensor], float] | None = None,
+    events: EventSink = ignore_events,
+    cancel: CancelToken | None = None,
+) -> TeachingResult:
+    """Train ``start`` on the target (``scorer``) to answer like the teacher on ``texts``; keep the best prompt.
+
+    ``teacher`` holds the teacher's label distribution for each text. The last ``settings.held_out`` texts are held
+    out to pick the best prompt. ``watch(rows)`` (for example labelled dev accuracy) is called at every evaluation
+    and recorded as a curve of its own; it does not pick. On a cancel the result has ``cancelled`` set and the best
+    prompt so far.
+    """
+    settings.check()
+    if len(texts) != len(teacher):
+        raise TrainingSettingsError(f"{len(texts)} texts but {len(teacher)} teacher answers", "score every text")
+    if len(texts) < settings.held_out + settings.batch_size:
+        raise TrainingSettingsError(
+            f"{len(texts)} texts are too few to hold out {settings.held_out} and train in batches of "
+            f"{settings.batch_size}",
+            "write or give more texts, or hold out fewer",
+        )
+    cancel = cancel or CancelToken()
+    encoded = [scorer.input_ids(task.render(text)) for text in texts]
+    train_count = len(texts) - settings.held_out
+    targets = label_distribution(teacher.log(), settings.temperature) if settings.temperature != 1 else teacher
+    targets = targets.to(scorer.device)
+    held_texts = [task.render(text) for text in texts[train_count:]]
+    held_teacher = teacher[train_count:]
+    watched: list[tuple[int, float]] = []
+
+    def batch_loss(rows: torch.Tensor, indices: list[int]) -> torch.Tensor:
+        return distillation_loss(scorer.label_scores([encoded[i] for i in indices], rows), targets[indices])
+
+    def evaluate(rows: torch.Tensor, step: int) -> tuple[float, tuple[float, ...]]:
+        student = scorer.score(held_texts, rows, cancel=cancel)
+        value = agreement(student, held_teacher)
+        if watch is not None:
+            watched.append((step, watch(rows)))
+            events(Point(f"{series} · watched", step, watched[-1][1]))
+        return value, (value, -float(distillation_loss(student, held_teacher)))
+
+    loop = train_rows(
+        start.encoder, batch_loss, evaluate, train_count, settings, device=scorer.device, series=series,
+        events=events, cancel=cancel,
+    )
+    meta = PromptMeta(init=f"taught, from {start.meta.init or 'a given prompt'}", task=task.name,
+                      source_model=start.meta.source_model)
+    return TeachingResult(SoftPrompt(loop.rows, meta=meta), loop, watched)
