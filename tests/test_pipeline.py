@@ -15,7 +15,7 @@ from tiny_models import TOY_NEGATIVE, TOY_POSITIVE, write_toy_task
 from recycler_gui.core.data.tasks import Example, Task
 from recycler_gui.core.errors import OverwriteError, PromptShapeError
 from recycler_gui.core.evaluation.scoring import Scorer
-from recycler_gui.core.events import CancelToken, Point, Result
+from recycler_gui.core.events import CancelToken, Log, Point, Result, Stage
 from recycler_gui.core.models.checkpoints import Checkpoint, open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
 from recycler_gui.core.report import CANCELLED, FINISHED, Report, RowKind
@@ -100,8 +100,8 @@ def test_a_cancelled_run_keeps_its_finished_rows(job: Job) -> None:
     returned = run(job, events=cancel_after_first_row, cancel=token)
     stored = Report.from_json((Path(returned.path) / "report.json").read_text())
     for report in (returned, stored):
-        assert report.status == CANCELLED
-        assert [row.name for row in report.rows] == ["no-prompt"]
+        assert report.status == CANCELLED  # the source prompt was scored first, while its model was loaded
+        assert [row.name for row in report.rows] == ["no-prompt", "source prompt"]
 
 
 def test_job_files_in_json_and_toml(job: Job, tmp_path: Path) -> None:
@@ -260,3 +260,56 @@ def test_tuning_checks_its_output_first_and_reads_the_embedding_table_once(
     assert read_prompt(result.output).num_tokens == 20 and result.test_examples == 6
     assert [p.x for p in events if isinstance(p, Point)] == [0, 2]
     assert result.mean_row_norm <= 1.5 * result.vocabulary_mean_norm * 1.0001
+
+
+def test_teaching_adds_a_taught_row_and_every_row_gets_a_calibrated_accuracy(job: Job) -> None:
+    job.retune_steps, job.teach_steps, job.teach_write = 0, 3, 16
+    events: list[object] = []
+    report = run(job, events=events.append)
+    assert report.status == FINISHED
+    assert [row.name for row in report.rows] == [
+        "no-prompt", "random", "class-label", "v2v-lin", "procrustes", "taught from procrustes", "source prompt",
+    ]
+    (taught,) = report.of_kind(RowKind.TAUGHT)
+    assert taught.start == "procrustes" and taught.success is not None and taught.significant is not None
+    assert read_prompt(Path(report.path) / taught.prompt).dim == 32
+    assert all(row.calibrated_accuracy is not None and 0 <= row.calibrated_accuracy <= 1 for row in report.rows)
+    assert report.gold == job.load_task().texts_and_labels("test", 8)[1].tolist()
+    assert [x for x, _ in report.curves["teach: from procrustes"]] == [0, 3]
+    logs = [e.text for e in events if isinstance(e, Log)]
+    assert any(text.startswith("teacher: ") and "texts written by" in text for text in logs)
+
+
+def test_a_cancel_while_teaching_keeps_the_best_prompt_so_far(job: Job) -> None:
+    job.retune_steps, job.teach_steps, job.teach_write, job.score_source = 0, 30, 16, False
+    token = CancelToken()
+
+    def cancel_in_teaching(event: object) -> None:
+        if isinstance(event, Stage) and event.name.startswith("teach: "):
+            token.cancel()
+
+    report = run(job, events=cancel_in_teaching, cancel=token)
+    assert report.status == CANCELLED and not report.of_kind(RowKind.TAUGHT)
+    assert read_prompt(Path(report.path) / "prompts" / "taught").dim == 32
+
+
+def test_cli_teach_writes_the_taught_prompt(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from recycler_gui.cli import main
+
+    prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source.safetensors", "safetensors")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(TOY_POSITIVE + TOY_NEGATIVE), encoding="utf-8")
+    options = ["--source", str(tiny_llama), "--target", str(tiny_gemma), "--prompt", str(prompt),
+               "--task", str(write_toy_task(tmp_path)), "--text-column", "review", "--label-column", "stars",
+               "--label-words", "neg=negative,pos=positive", "--steps", "2", "--eval-every", "1", "--texts",
+               str(texts), "--test-size", "6", "--device", "cpu", "--offset", "0", "--num-words", "all"]
+    assert main(["teach", *options, "--out", str(tmp_path / "taught"), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["texts"] == f"12 texts from {texts}" and [step for step, _ in record["curve"]] == [0, 1, 2]
+    assert record["test_examples"] == 6 and 0 <= record["test_calibrated_accuracy"] <= 1
+    taught = read_prompt(tmp_path / "taught")
+    assert taught.dim == 32 and taught.meta.source_model == str(tiny_gemma)
+    assert main(["teach", *options, "--out", str(prompt)]) == 2  # never over an input
+    assert "refusing" in capsys.readouterr().err

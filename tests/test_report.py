@@ -66,6 +66,28 @@ def test_a_given_prompt_tuned_on_the_target_is_the_bound_when_nothing_was_re_tun
     assert len(report.rows) == 3 and report.rows[1].gap_closed == pytest.approx(0.75)
 
 
+def test_a_transferred_row_beats_the_best_baseline_significantly_only_by_a_paired_test() -> None:
+    gold = [1] * 40
+    report = Report(gold=gold)
+    report.add(Row("no-prompt", RowKind.BASELINE, accuracy=0.6, predictions=[1] * 24 + [0] * 16))
+    report.add(Row("class-label", RowKind.BASELINE, accuracy=0.3, predictions=[0] * 28 + [1] * 12))
+    # right where the best baseline is right, and on 10 more of its 16 misses: 10 vs 0 discordant, p = 0.002
+    report.add(Row("taught", RowKind.TAUGHT, accuracy=0.85, predictions=[1] * 34 + [0] * 6))
+    # 3 more right than the best baseline: 3 vs 0, p = 0.25, a strict win but not a significant one
+    report.add(Row("ridge", RowKind.RECYCLED, accuracy=0.675, predictions=[1] * 27 + [0] * 13))
+    report.add(Row("worse", RowKind.RECYCLED, accuracy=0.5, predictions=[1] * 20 + [0] * 20))
+    report.add(Row("source prompt", RowKind.SOURCE, accuracy=0.9, predictions=[1] * 36 + [0] * 4))
+    rows = {row.name: row for row in report.rows}
+    assert (rows["taught"].success, rows["taught"].significant) == (True, True)
+    assert (rows["ridge"].success, rows["ridge"].significant) == (True, False)
+    assert (rows["worse"].success, rows["worse"].significant) == (False, False)
+    assert rows["source prompt"].significant is None and rows["no-prompt"].significant is None
+    assert Report.from_json(report.to_json()).rows[2].significant is True  # gold travels with the report
+    report.gold = None
+    report.derive()
+    assert rows["taught"].significant is None  # no labels, no test
+
+
 def test_json_round_trip_keeps_everything() -> None:
     report = _report()
     again = Report.from_json(report.to_json())

@@ -18,7 +18,7 @@ from recycler_gui.core.runs.pipeline import Job, run
 @pytest.fixture
 def demo_like_job(tiny_llama: Path, tiny_gemma: Path, tmp_path: Path) -> Job:
     """Every part the demo has, and more: all baselines, three methods, a prompt tuned on the target, the few-shot
-    pick, re-tuning from scratch and from the best recycled prompt, the source prompt on the source."""
+    pick, teaching, re-tuning from scratch and from the best recycled prompt, the source prompt on the source."""
     prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source.safetensors", "safetensors")
     tuned = write_prompt(SoftPrompt(torch.randn(4, 32)), tmp_path / "tuned.safetensors", "safetensors")
     return Job(
@@ -26,8 +26,8 @@ def demo_like_job(tiny_llama: Path, tiny_gemma: Path, tmp_path: Path) -> Job:
         task=str(write_toy_task(tmp_path)), text_column="review", label_column="stars",
         label_words="neg=negative,pos=positive", template="Review: {text}\nSentiment:",
         methods=["v2v-lin", "v2v-nn", "procrustes"], method_params={"v2v-nn": {"epochs": 2}}, offset=0,
-        num_words=None, eval_size=8, batch_size=4, few_shot=4, retune_steps=4, retune_eval_every=2,
-        retune_eval_size=6, device="cpu",
+        num_words=None, eval_size=8, batch_size=4, few_shot=4, teach_steps=2, teach_write=12, retune_steps=4,
+        retune_eval_every=2, retune_eval_size=6, device="cpu",
     )
 
 

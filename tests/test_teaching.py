@@ -23,7 +23,7 @@ from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.events import CancelToken, Point, Progress
 from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt
-from recycler_gui.core.training.loop import StepSettings, train_rows
+from recycler_gui.core.training.loop import StepSettings, TrainingSettingsError, train_rows
 from recycler_gui.core.training.teaching import (
     TeachingSettings,
     agreement,
@@ -173,9 +173,8 @@ def test_a_cancel_ends_teaching_within_one_step_with_the_best_prompt_so_far() ->
 
 def test_too_few_texts_to_hold_out_are_refused(llama) -> None:
     _, _, scorer = llama
-    settings = TeachingSettings(held_out=20, batch_size=8)
-    with pytest.raises(Exception, match="too few to hold out 20"):
-        teach(scorer, _task(), TEXTS, torch.full((len(TEXTS), 2), 0.5), SoftPrompt(_prompt(scorer, 0)), settings)
+    with pytest.raises(TrainingSettingsError, match="3 texts are too few"):
+        teach(scorer, _task(), TEXTS[:3], torch.full((3, 2), 0.5), SoftPrompt(_prompt(scorer, 0)), TeachingSettings())
 
 
 def test_a_relative_learning_rate_warm_up_and_an_anchor_keep_a_warm_start() -> None:
@@ -219,6 +218,7 @@ def test_written_texts_are_seeded_limited_distinct_and_cached(llama, monkeypatch
     assert isinstance(progress[-1], Progress) and progress[-1].done == len(texts)
     for text in texts:
         assert "\n" not in text and "Sentiment:" not in text
+        assert not any(token in text for token in ("<s>", "</s>", "<unk>"))  # a control token ends a text
         assert text.startswith(("The film", "I"))
         opener = "The film" if text.startswith("The film") else "I"
         assert len(text.split()) <= len(opener.split()) + 6  # each of the 6 new tokens starts at most one word

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..core.errors import RecyclerError, is_out_of_memory
 from ..core.events import Cancelled
-from . import compare, data, demo, describe, doctor, models, recycle, runs, tune
+from . import compare, data, demo, describe, doctor, models, recycle, runs, teach, tune
 from .common import EXIT_BROKEN_PIPE, EXIT_CANCELLED, EXIT_INTERNAL_ERROR, EXIT_USER_ERROR
 
 
@@ -66,6 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help=debug_help)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (demo, recycle, compare, tune, runs, describe, doctor, data, models):
+    for module in (demo, recycle, compare, tune, teach, runs, describe, doctor, data, models):
         module.register(commands, common)
     return parser

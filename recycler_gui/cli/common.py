@@ -10,7 +10,17 @@ from dataclasses import fields
 from typing import Any, TextIO
 
 from ..core.data.tasks import unescape_template
-from ..core.events import FIT_LOSS_SERIES, Event, Log, Point, Progress, Result, Stage, describe_progress
+from ..core.events import (
+    FIT_LOSS_SERIES,
+    TEACH_SERIES,
+    Event,
+    Log,
+    Point,
+    Progress,
+    Result,
+    Stage,
+    describe_progress,
+)
 from ..core.fields import help_of
 from ..core.models.devices import DTYPES
 from ..core.runs.settings import RunSettings
@@ -109,7 +119,8 @@ class TerminalEvents:
             self._line(f"  = {row.name}: accuracy {100 * (row.accuracy or 0):.1f}% on {row.model or '?'}")
         elif isinstance(event, Point) and not event.series.startswith(FIT_LOSS_SERIES):
             self._end_bar()
-            self._line(f"  {event.series}: step {event.x:g}, dev accuracy {100 * event.y:.1f}%")
+            what = "agreement with the teacher" if event.series.startswith(TEACH_SERIES) else "dev accuracy"
+            self._line(f"  {event.series}: step {event.x:g}, {what} {100 * event.y:.1f}%")
 
     def _line(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

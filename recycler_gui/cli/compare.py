@@ -29,11 +29,14 @@ COMPARE_EPILOG = """\
 A job file (--job, JSON or TOML) holds the same settings by their long names with underscores (source, target,
 prompt, task, methods, baselines, retune_steps, eval_size, ...); flags given on the command line override it.
 
-Rows: each baseline (no-prompt; random: mean of 3 seeds; class-label), each recycled prompt, the prompts re-tuned on
-the target (with --retune-steps), and the source prompt on the source model. For a recycled prompt:
+Rows: each baseline (no-prompt; random: mean of 3 seeds; class-label), each recycled prompt, the taught prompt (with
+--teach: the source model teaches a target prompt on unlabelled texts, reported apart), the prompts re-tuned on the
+target (with --retune-steps), and the source prompt on the source model. For a recycled or taught prompt:
   vs best baseline  accuracy minus the best baseline's accuracy
   success           beats every baseline
+  significant       beats the best baseline by an exact McNemar test at 95% on the same examples
   gap closed        share of the way from the best baseline to the prompt re-tuned from scratch
+Every row also gets AUC and a calibrated accuracy (the label bias measured on content-free inputs divided out).
 
 Each run is stored under the user data folder (see `prompt-recycler runs`) as it goes; --json prints the report.
 
@@ -43,7 +46,8 @@ every baseline), successes, success rate and mean gap closed, as the paper repor
 """
 
 _FLAGS = ("source", "target", "prompt", "prompt_key", "methods", "baselines", "retune_steps", "retune_from",
-          "target_prompt", "few_shot", "eval_size", "offset", "num_words", "score_source")
+          "target_prompt", "few_shot", "eval_size", "offset", "num_words", "score_source", "teach_steps", "teach_texts",
+          "teach_texts_column", "teach_write")
 """The Job fields compare has flags for, besides the run settings."""
 
 
@@ -72,6 +76,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     add_setting(compare, Job, "retune_from", action="append", choices=RETUNE_STARTS,
                 help=f"{help_of(Job, 'retune_from')} (default both)")
     add_setting(compare, Job, "num_words", type=num_words)
+    add_setting(compare, Job, "teach_steps", "--teach", type=int, metavar="STEPS")
+    add_setting(compare, Job, "teach_texts", metavar="FILE")
+    add_setting(compare, Job, "teach_texts_column", metavar="COLUMN")
+    add_setting(compare, Job, "teach_write", type=int, metavar="N")
     compare.add_argument("--no-source", dest="score_source", action="store_false", default=None,
                          help="do not score the source prompt on the source model")
 

@@ -45,6 +45,16 @@ START_SERIES = "dev at start: "
 the re-tuning pick compares, and where a re-tuning curve from that prompt begins."""
 
 
+TEACH_SERIES = "teach: "
+"""Prefix of a teaching curve (x: step, y: agreement with the teacher on held-out texts), e.g. ``teach: from
+procrustes``; drawn with the re-tuning curves."""
+
+
+def teach_series(start: str) -> str:
+    """The agreement curve of a prompt taught from ``start`` (the recycled prompt it began as)."""
+    return f"{TEACH_SERIES}{_RETUNE_FROM}{start}"
+
+
 def retune_series(start: str) -> str:
     """The curve of a prompt re-tuned from ``start`` (scratch or a method's name)."""
     return f"{RETUNE_SERIES}{_RETUNE_FROM}{start}"

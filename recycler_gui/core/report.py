@@ -17,6 +17,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from .errors import CorruptFileError
+from .evaluation.significance import paired_test
 
 REPORT_FORMAT = 2
 """Written into every report; reports without it come from earlier versions (see ``Row.from_dict``)."""
@@ -200,8 +201,9 @@ class Report:
     """A comparison run: its job, status, rows, curves and the comparison derived from the rows.
 
     ``curves`` maps an event series (``events.Point``) to its (x, y) points; ``writer`` is who writes the run (see
-    ``runs.store``) and ``heartbeat`` the last time (seconds since the epoch) it said it was alive. Call ``add`` for
-    every new row: it derives the summary once per change.
+    ``runs.store``) and ``heartbeat`` the last time (seconds since the epoch) it said it was alive; ``gold`` the test
+    examples' labels in the order of every row's ``predictions`` (for the paired test). Call ``add`` for every new
+    row: it derives the summary once per change.
     """
 
     job: dict[str, Any] = field(default_factory=dict)
@@ -216,6 +218,7 @@ class Report:
     curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     head_start: HeadStart | None = None
     seconds: float | None = None
+    gold: list[int] | None = None
     best_baseline_accuracy: float | None = None
     retuned_accuracy: float | None = None
     success_rate: float | None = None
@@ -239,8 +242,12 @@ class Report:
 
     def derive(self) -> None:
         """Fill each transferred row's comparison with the best baseline and its share of the baseline-to-upper-bound
-        gap (the bound: re-tuned from scratch, else the given prompt tuned on the target), and the success rate."""
+        gap (the bound: re-tuned from scratch, else the given prompt tuned on the target), and the success rate.
+
+        ``significant``: the row beats the best baseline by an exact McNemar test at 95% on the same examples (needs
+        both rows' predictions and ``gold``; for the random baseline, its first seed's predictions)."""
         baseline = self.best_accuracy(RowKind.BASELINE)
+        best = next((row for row in self.of_kind(RowKind.BASELINE) if row.accuracy == baseline), None)
         scratch = [row for row in self.of_kind(RowKind.RETUNED) if row.start == SCRATCH]
         bound = next((row.accuracy for row in [*scratch, *self.of_kind(RowKind.TARGET_PROMPT)]), None)
         self.best_baseline_accuracy, self.retuned_accuracy = baseline, bound
@@ -251,6 +258,7 @@ class Report:
             row.vs_best_baseline = row.accuracy - baseline
             row.success = row.accuracy > baseline
             row.gap_closed = row.vs_best_baseline / gap if gap and gap > 0 else None
+            row.significant = self._beats_significantly(row, best)
         recycled = self.of_kind(RowKind.RECYCLED)
         self.success_rate = (
             sum(bool(row.success) for row in recycled) / len(recycled) if recycled and baseline is not None else None
@@ -259,6 +267,12 @@ class Report:
     def stale(self, now: float) -> bool:
         """Stored as running, but its writer has not beaten for ``STALE_BEATS`` intervals (see ``stale``)."""
         return stale(self.status, self.heartbeat, now)
+
+    def _beats_significantly(self, row: Row, baseline: Row | None) -> bool | None:
+        paired = [row.predictions, None if baseline is None else baseline.predictions, self.gold]
+        if any(values is None or len(values) != len(self.gold or []) for values in paired):
+            return None
+        return paired_test(*paired).significant()
 
     # ---------------------------------------------------------------------------------------------------- storage
 
@@ -293,7 +307,7 @@ class Report:
             curves={str(series): [(float(x), float(y)) for x, y in points]
                     for series, points in (values.get("curves") or {}).items()},
             head_start=HeadStart.from_dict(head) if isinstance(head, dict) else None,
-            seconds=values.get("seconds"),
+            seconds=values.get("seconds"), gold=values.get("gold"),
         )
         report.derive()
         return report

@@ -43,6 +43,7 @@ from ..core.models.hub import downloads_allowed
 from ..core.report import SCRATCH, RowKind
 from ..core.runs.batch import expand_prompts, prompt_labels
 from ..core.runs.pipeline import Job, JobError
+from ..core.training.teaching import TeachingSettings
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .errors import show_error
 from .sections import CollapsibleSection
@@ -587,6 +588,15 @@ class InputsPanel(QWidget):
         self.num_words = _setting_box("num_words", 0, 1_000_000, step=500, off="all")
         self.few_shot = _setting_box("few_shot", 0, MAX_SHOTS, off="off (data-free only)")
         form.addRow("Models", self.download)
+        self.teach = QCheckBox("teach with the source model", checked=default_of(Job, "teach_steps") > 0)
+        self.teach.setToolTip(help_of(Job, "teach_steps"))
+        self.teach_steps = QSpinBox(minimum=1, maximum=100_000, singleStep=10,
+                                    value=default_of(Job, "teach_steps") or default_of(TeachingSettings, "steps"))
+        self.teach_steps.setSuffix(" steps")
+        self.teach_steps.setToolTip(help_of(TeachingSettings, "steps"))
+        teaching = QHBoxLayout()
+        teaching.addWidget(self.teach)
+        teaching.addWidget(self.teach_steps)
         form.addRow("Device", self.device)
         form.addRow("Weights dtype", self.dtype)
         form.addRow("Seed", self.seed)
@@ -595,6 +605,7 @@ class InputsPanel(QWidget):
         form.addRow("Skip most frequent words", self.offset)
         form.addRow("Fit on words", self.num_words)
         form.addRow("Few-shot pick", self.few_shot)
+        form.addRow("Teaching", teaching)
         return box
 
     def _summarise_sections(self) -> None:
@@ -657,7 +668,7 @@ class InputsPanel(QWidget):
             **self.task.options(), methods=methods, method_params=params, baselines=baselines,
             offset=self.offset.value(), num_words=self.num_words.value() or None, eval_size=self.eval_size.value(),
             batch_size=self.batch_size.value(), target_prompt=self.target_prompt.path() or None,
-            few_shot=self.few_shot.value(),
+            few_shot=self.few_shot.value(), teach_steps=self.teach_steps.value() if self.teach.isChecked() else 0,
             retune_steps=self.retune_steps.value(), retune_from=retune_from,
             retune_eval_every=self.retune_eval_every.value(), retune_eval_size=self.retune_eval_size.value(),
             device=self.device.currentText(), dtype=self.dtype.currentText(), seed=self.seed.value(),
@@ -695,6 +706,9 @@ class InputsPanel(QWidget):
         self.offset.setValue(job.offset)
         self.num_words.setValue(job.num_words or 0)
         self.few_shot.setValue(job.few_shot)
+        self.teach.setChecked(job.teach_steps > 0)
+        if job.teach_steps:
+            self.teach_steps.setValue(job.teach_steps)
 
 
 ParameterWidget = QComboBox | QSpinBox | QDoubleSpinBox

@@ -25,6 +25,7 @@ import torch
 
 from ..errors import RecyclerError
 from ..events import CancelToken, EventSink, Progress, Stage, ignore_events
+from ..fields import setting
 from ..models.checkpoints import ENCODER_DECODER, Checkpoint
 from ..storage import cache_dir, write_text_atomic
 from .tasks import TEXT_SLOT, Task, TaskError, read_table_rows, read_utf8, table_kind
@@ -34,7 +35,7 @@ OPENERS = (
     "For", "While", "When", "Its", "You", "So", "Although", "Despite",
 )
 """Task-neutral opening words, for tasks that name none (``Task.openers``)."""
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 
 
@@ -47,13 +48,13 @@ class WritingSettings:
     """How many texts to write and how. ``max_new_tokens`` limits each text; shorter than ``min_words`` is dropped.
     Sampling keeps the ``top_k`` likeliest tokens (cheaper than top-p on a 262k vocabulary)."""
 
-    count: int = 256
-    max_new_tokens: int = 32
-    min_words: int = 4
-    temperature: float = 1.0
-    top_k: int = 40
-    batch_size: int = 32
-    seed: int = 0
+    count: int = setting(256, "texts a model writes to teach on (when no file of texts is given)")
+    max_new_tokens: int = setting(32, "tokens per written text at most")
+    min_words: int = setting(4, "shorter written texts are dropped")
+    temperature: float = setting(1.0, "sampling temperature while writing")
+    top_k: int = setting(40, "sample among this many likeliest tokens")
+    batch_size: int = setting(32, "texts written at once")
+    seed: int = setting(0, "seed for the openers and the sampling")
 
     def check(self) -> None:
         if self.count < 1 or self.max_new_tokens < 1 or self.min_words < 1 or self.batch_size < 1:
@@ -65,6 +66,11 @@ class WritingSettings:
             raise TeachingTextsError(
                 f"temperature {self.temperature} / top-k {self.top_k} out of range", "use a temperature > 0, top-k >= 1"
             )
+
+
+def writing_stage(count: int) -> str:
+    """The name of the stage in which a model writes ``count`` texts."""
+    return f"writing {count} texts to teach on"
 
 
 def template_parts(template: str) -> tuple[str, str]:
@@ -123,7 +129,7 @@ def _write_texts(
     shuffler = random.Random(settings.seed)
     texts: list[str] = []
     seen: set[str] = set()
-    events(Stage(f"writing {settings.count} texts to teach on", settings.count))
+    events(Stage(writing_stage(settings.count), settings.count))
     attempts, batch_number = 0, 0
     while len(texts) < settings.count and attempts < 4 * settings.count:
         cancel.check()
@@ -187,18 +193,26 @@ def _sample(
             temperature=settings.temperature, top_k=settings.top_k, top_p=1.0, max_new_tokens=settings.max_new_tokens,
             pad_token_id=pad, stopping_criteria=[stopping],
         )
-    return tokenizer.batch_decode(output[:, width:].cpu(), skip_special_tokens=True)
+    return [tokenizer.decode(stopping.before_control(row)) for row in output[:, width:].cpu().tolist()]
 
 
 class _StopAtStrings:
-    """A per-row stopping criterion: a row is done once its new text holds a stop string (or its EOS came)."""
+    """A per-row stopping criterion: a row is done once its new text holds a stop string or a control token (any
+    token the tokenizer adds to its vocabulary: EOS, Gemma's ``<start_of_image>`` ...)."""
 
     def __init__(self, tokenizer: Any, start: int, stops: list[str]) -> None:
         self.tokenizer, self.start, self.stops = tokenizer, start, stops
+        self.control = set(tokenizer.added_tokens_decoder)
+
+    def before_control(self, ids: list[int]) -> list[int]:
+        """``ids`` up to their first control token."""
+        return next((ids[:i] for i, token in enumerate(ids) if token in self.control), ids)
 
     def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
-        new = self.tokenizer.batch_decode(input_ids[:, self.start:].cpu(), skip_special_tokens=True)
-        return torch.tensor([any(stop in text for stop in self.stops) for text in new], device=input_ids.device)
+        rows = input_ids[:, self.start:].cpu().tolist()
+        done = [len(self.before_control(row)) < len(row) or any(stop in text for stop in self.stops)
+                for row, text in zip(rows, self.tokenizer.batch_decode(rows), strict=True)]
+        return torch.tensor(done, device=input_ids.device)
 
 
 def _cache_file(checkpoint: Checkpoint, task: Task, settings: WritingSettings) -> Path:

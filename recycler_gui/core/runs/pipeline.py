@@ -20,8 +20,10 @@ from typing import Any
 import torch
 
 from ..data.tasks import Task
+from ..data.unlabelled import WritingSettings, read_texts_file
 from ..errors import CorruptFileError, InputNotFoundError
 from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
+from ..evaluation.calibration import calibrated_accuracy, content_free_bias
 from ..evaluation.few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
 from ..evaluation.scoring import Scorer, classification_metrics
 from ..events import (
@@ -35,6 +37,7 @@ from ..events import (
     Stage,
     ignore_events,
     retune_series,
+    teach_series,
 )
 from ..fields import at_least, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
@@ -42,9 +45,10 @@ from ..models.zoo import fetch_if_zoo_model
 from ..prompts.formats import SoftPrompt, read_prompt
 from ..report import CANCELLED, FINISHED, RETUNE_STARTS, SCRATCH, HeadStart, Report, Row, RowKind
 from ..storage import read_error
+from ..training.teaching import TeachingSettings, teach
 from ..training.tuning import TuningSettings, dev_accuracy, tune
-from ..transfer.recyclers import recycler_class
-from ..transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
+from ..transfer.recyclers import RECOMMENDED, recycler_class
+from ..transfer.recycling import Recycled, check_prompt_fits_source, recycle, resolve_methods
 from ..transfer.vocab import VocabSettings
 from .plan import (
     DEV_PICK_STAGE,
@@ -52,6 +56,7 @@ from .plan import (
     FEW_SHOT_WHAT,
     SOURCE_WHAT,
     TARGET_PROMPT_WHAT,
+    TAUGHT_WHAT,
     loading_stage,
     plan_run,
     random_seed_name,
@@ -60,6 +65,7 @@ from .plan import (
 )
 from .settings import JobError, RunSettings
 from .store import RunFolder, writer_identity
+from .teach_job import TeacherAnswers, TeachSource, teacher_answers, texts_to_teach_on, write_first_if_needed
 
 
 @dataclass(kw_only=True)
@@ -98,6 +104,13 @@ class Job(RunSettings):
     retune_learning_rate: float = same_as(TuningSettings, "learning_rate")
     retune_eval_every: int = same_as(TuningSettings, "eval_every")
     retune_eval_size: int = same_as(TuningSettings, "eval_size")
+    teach_steps: int = setting(
+        0, "teach a prompt for the target with the source model and prompt (no labels; reported apart) for this many "
+           "steps; 0: no teaching"
+    )
+    teach_texts: str | None = same_as(TeachSource, "texts")
+    teach_texts_column: str | None = same_as(TeachSource, "texts_column")
+    teach_write: int = same_as(WritingSettings, "count")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -152,10 +165,21 @@ class Job(RunSettings):
         resolve_baselines(self.baselines)
         for method, params in self.method_params.items():
             recycler_class(method)(seed=self.seed, **params)  # checks each parameter's name and type
+        at_least(self, "teach_steps", 0)
+        at_least(self, "teach_write", 1)
 
     def vocabulary(self) -> VocabSettings:
         """Which shared words the recyclers fit on."""
         return VocabSettings(self.offset, self.num_words)
+
+    def teach_source(self) -> TeachSource:
+        """Where the texts to teach on come from."""
+        return TeachSource(texts=self.teach_texts, texts_column=self.teach_texts_column,
+                           writing=WritingSettings(count=self.teach_write, seed=self.seed))
+
+    def teaching(self) -> TeachingSettings:
+        """The teaching settings of this job."""
+        return TeachingSettings(steps=self.teach_steps, seed=self.seed)
 
 
 def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> Report:
@@ -193,6 +217,8 @@ class _Run:
             tuned_on_target = read_prompt(job.target_prompt)
             check_prompt_fits_source(tuned_on_target, target, role="target")
         task = job.load_task()
+        if job.teach_steps and job.teach_texts:
+            read_texts_file(job.teach_texts, job.teach_texts_column)  # a bad file fails before any model work
         self.folder = RunFolder.create(job.as_dict())
         self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
         self.report.task = task.describe()
@@ -229,23 +255,33 @@ class _Run:
         self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, tuned_on_target: SoftPrompt | None,
         task: Task, methods: list[str], baselines: list[str],
     ) -> None:
+        """Recycle (embeddings only), then the source phase (teacher answers, the source prompt's row), then the
+        target phase (baselines, recycled rows, teaching, re-tuning): each model loaded once."""
         recycled = recycle(
             source, target, prompt, methods, vocabulary=job.vocabulary(), seed=job.seed,
             params=job.method_params, events=self.emit, cancel=self.cancel,
         )
         self.report.vocabulary = recycled.vocabulary.as_dict()
         texts, gold = task.texts_and_labels("test", job.eval_size)
-        self._on_target(
-            job, target, prompt.num_tokens, task, baselines, recycled.recycled, tuned_on_target, texts, gold
-        )
-        gc.collect()  # the target model goes before the source model comes
-        if job.score_source:
-            self._on_source(job, source, prompt, task, texts, gold)
+        self.report.gold = gold.tolist()
+        answers, source_row = None, None
+        if job.teach_steps or job.score_source:
+            answers, source_row = self._on_source(job, source, target, prompt, task, texts, gold)
+            gc.collect()  # the source model goes before the target model comes
+        try:
+            self._on_target(
+                job, source, target, prompt, task, baselines, recycled.recycled, tuned_on_target, answers, texts, gold
+            )
+        finally:  # the source row reads last, as it always did, and is kept whatever happens on the target
+            if source_row is not None:
+                self._add_row(source_row)
 
     def _on_target(
-        self, job: Job, target: Checkpoint, length: int, task: Task, baselines: list[str], recycled: list,
-        tuned_on_target: SoftPrompt | None, texts: list[str], gold: torch.Tensor,
+        self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, task: Task, baselines: list[str],
+        recycled: list[Recycled], tuned_on_target: SoftPrompt | None, answers: TeacherAnswers | None,
+        texts: list[str], gold: torch.Tensor,
     ) -> None:
+        length = prompt.num_tokens
         self.emit(Stage(loading_stage(target.name)))
         model = target.load_model(job.device, job.dtype)
         scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=job.batch_size)
@@ -256,7 +292,8 @@ class _Run:
             self.cancel.check()
             self.emit(Stage(scoring_stage(what or name, target.name), len(texts)))
             scores = scorer.score(texts, rows, events=self.emit, cancel=self.cancel)
-            return _row(name, kind, target.name, scores, gold, **details)
+            bias = content_free_bias(scorer, task, rows, self.cancel)
+            return _row(name, kind, target.name, scores, gold, bias, **details)
 
         def stored(prompt: SoftPrompt, folder: str) -> str:
             return self.folder.save_prompt(prompt, folder, target.peft_target)
@@ -273,6 +310,7 @@ class _Run:
                 self._add_row(replace(
                     seeds[0], name=name, accuracy=_mean(accuracies), macro_f1=_mean([r.macro_f1 for r in seeds]),
                     auc=_mean([r.auc for r in seeds]), accuracy_spread=(max(accuracies) - min(accuracies)) / 2,
+                    calibrated_accuracy=_mean([r.calibrated_accuracy for r in seeds]),
                 ))
             else:
                 rows = class_label_prompt(table, scorer.tokenizer, task.label_words, length, job.seed).encoder
@@ -286,6 +324,8 @@ class _Run:
 
         if job.few_shot and recycled:
             self._few_shot(job, scorer, target.name, task, table, recycled, texts, gold, stored)
+        if answers is not None:
+            self._teach(job, source, target, prompt, scorer, task, recycled, answers, score, stored)
         if tuned_on_target is not None:
             self._add_row(score(
                 RowKind.TARGET_PROMPT.label, RowKind.TARGET_PROMPT, tuned_on_target.encoder,
@@ -293,6 +333,31 @@ class _Run:
             ))
         if job.retune_steps:
             self._retune(job, scorer, task, table, length, recycled, score, stored)
+
+    def _teach(
+        self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, scorer: Scorer, task: Task,
+        recycled: list[Recycled], answers: TeacherAnswers, score: Callable[..., Row],
+        stored: Callable[[SoftPrompt, str], str],
+    ) -> None:
+        """Teach from the recommended recycler's prompt; a cancel keeps the best prompt so far (stored, not scored)."""
+        start = next((item for item in recycled if item.method == RECOMMENDED), None)
+        if start is None:
+            start = recycle(source, target, prompt, [RECOMMENDED], vocabulary=job.vocabulary(),
+                            seed=job.seed, events=self.emit, cancel=self.cancel).recycled[0]
+        result = teach(scorer, task, answers.texts, answers.distribution, start.prompt, job.teaching(),
+                       series=teach_series(RECOMMENDED), events=self.emit, cancel=self.cancel)
+        training = result.training
+        folder = stored(result.prompt, "taught")
+        if training.cancelled:
+            self.emit(Log(f"cancelled while teaching: the best prompt so far (step {training.best_step}, agreement "
+                          f"{training.best_value:.3f}) is stored in {folder}"))
+            raise Cancelled("cancelled", "finished results were kept")
+        self.emit(Log(f"taught on {answers.origin}: best agreement with the teacher {training.best_value:.3f} at "
+                      f"step {training.best_step}"))
+        self._add_row(score(
+            f"taught from {RECOMMENDED}", RowKind.TAUGHT, result.prompt.encoder, TAUGHT_WHAT, start=RECOMMENDED,
+            best_step=training.best_step, prompt=folder,
+        ))
 
     def _few_shot(
         self, job: Job, scorer: Scorer, target_name: str, task: Task, table: torch.Tensor, recycled: list,
@@ -311,24 +376,37 @@ class _Run:
         self.emit(Log(f"few-shot pick: {pick.name} ({pick.accuracy:.3f} on the {len(shots)} examples)"))
         self.emit(Stage(scoring_stage(FEW_SHOT_WHAT, target_name), len(texts)))
         scores = scorer.score(texts, pick.rows, events=self.emit, cancel=self.cancel)
-        calibrated = scores - label_bias(pick.scores)
+        calibrated = scores - label_bias(pick.scores)  # the few-shot mode calibrates on its labelled examples
         self._add_row(_row(
-            f"few-shot pick: {pick.name}", RowKind.FEW_SHOT, target_name, scores, gold, picked=pick.name,
+            f"few-shot pick: {pick.name}", RowKind.FEW_SHOT, target_name, scores, gold, None, picked=pick.name,
             shots=len(shots), shot_accuracy=pick.accuracy,
             calibrated_accuracy=float((calibrated.argmax(1) == gold).float().mean()),
             prompt=stored(SoftPrompt(pick.rows), "few-shot pick"),
         ))
 
     def _on_source(
-        self, job: Job, source: Checkpoint, prompt: SoftPrompt, task: Task, texts: list[str], gold: torch.Tensor
-    ) -> None:
+        self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, task: Task, texts: list[str],
+        gold: torch.Tensor,
+    ) -> tuple[TeacherAnswers | None, Row | None]:
+        """With the source model loaded once: the teacher's answers (when teaching) and the source prompt's row."""
+        writer = None
+        if job.teach_steps:
+            writer = write_first_if_needed(job.teach_source(), source, target, task, job.device, job.dtype, self.emit,
+                                           self.cancel)
         self.emit(Stage(loading_stage(source.name)))
         model = source.load_model(job.device, job.dtype)
         scorer = Scorer(model, source.tokenizer(), source.family, task.label_words, batch_size=job.batch_size)
-        self.cancel.check()
-        self.emit(Stage(scoring_stage(SOURCE_WHAT, source.name), len(texts)))
-        scores = scorer.score(texts, prompt.encoder, events=self.emit, cancel=self.cancel)
-        self._add_row(_row("source prompt", RowKind.SOURCE, source.name, scores, gold))
+        answers, row = None, None
+        if job.teach_steps:
+            taught_on, origin = texts_to_teach_on(job.teach_source(), writer, model, task, self.emit, self.cancel)
+            answers = teacher_answers(scorer, prompt, task, taught_on, origin, self.emit, self.cancel)
+        if job.score_source:
+            self.cancel.check()
+            self.emit(Stage(scoring_stage(SOURCE_WHAT, source.name), len(texts)))
+            scores = scorer.score(texts, prompt.encoder, events=self.emit, cancel=self.cancel)
+            bias = content_free_bias(scorer, task, prompt.encoder, self.cancel)
+            row = _row("source prompt", RowKind.SOURCE, source.name, scores, gold, bias)
+        return answers, row
 
     def _retune(
         self, job: Job, scorer: Scorer, task: Task, table: torch.Tensor, length: int, recycled: list,
@@ -374,9 +452,15 @@ class _Run:
             self.folder.save_report(self.report)
 
 
-def _row(name: str, kind: RowKind, model: str, scores: torch.Tensor, gold: torch.Tensor, **details: Any) -> Row:
-    """A row of label scores on the test examples: its metrics and per-example predictions."""
+def _row(
+    name: str, kind: RowKind, model: str, scores: torch.Tensor, gold: torch.Tensor, bias: torch.Tensor | None,
+    **details: Any,
+) -> Row:
+    """A row of label scores on the test examples: its metrics, its accuracy calibrated on content-free inputs (with
+    ``bias``, see ``evaluation.calibration``) and its per-example predictions."""
     metrics = classification_metrics(scores, gold)
+    if bias is not None:
+        details.setdefault("calibrated_accuracy", calibrated_accuracy(scores, gold, bias))
     return Row(name, kind, model=model, examples=len(gold), **metrics.as_dict(),
                predictions=scores.argmax(dim=1).tolist(), **details)
 

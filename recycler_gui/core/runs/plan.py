@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..data.unlabelled import writing_stage
 from ..evaluation.baselines import RANDOM_SEEDS
-from ..events import Plan, PlannedStage, retune_series
+from ..events import Plan, PlannedStage, retune_series, teach_series
 from ..report import SCRATCH, RowKind
+from ..transfer.recyclers import RECOMMENDED
 from ..transfer.recycling import READING_STAGE, recycling_stage
+from .teach_job import TEACHER_STAGE
 
 if TYPE_CHECKING:
     from .pipeline import Job
@@ -26,6 +29,8 @@ READ_COST = 20.0
 FIT_COST = 20.0
 TRAIN_STEP_COST = 2.5
 """Per example of a training batch."""
+WRITE_COST = 4.0
+"""Per text a model writes to teach on (about 30 new tokens each, in batches); nothing when the texts are cached."""
 
 DEV_PICK_STAGE = "picking the best recycled prompt on dev"
 FEW_SHOT_STAGE = "few-shot mode: picking on"
@@ -49,6 +54,7 @@ def retuned_what(start: str) -> str:
 
 
 TARGET_PROMPT_WHAT = "the prompt tuned on the target"
+TAUGHT_WHAT = "the taught prompt"
 FEW_SHOT_WHAT = "the few-shot pick"
 SOURCE_WHAT = "the source prompt"
 
@@ -58,6 +64,14 @@ def plan_run(job: Job, methods: list[str], baselines: list[str], source_name: st
     scored = float(job.eval_size)
     stages = [PlannedStage(READING_STAGE, READ_COST)]
     stages += [PlannedStage(recycling_stage(method), FIT_COST) for method in methods]
+    if job.teach_steps or job.score_source:  # the source phase
+        stages.append(PlannedStage(loading_stage(source_name), LOAD_COST))
+        if job.teach_steps:
+            if not job.teach_texts:
+                stages.append(PlannedStage(writing_stage(job.teach_write), WRITE_COST * job.teach_write))
+            stages.append(PlannedStage(TEACHER_STAGE, float(job.teach_write)))
+        if job.score_source:
+            stages.append(PlannedStage(scoring_stage(SOURCE_WHAT, source_name), scored))
     stages.append(PlannedStage(loading_stage(target_name), LOAD_COST))
     for name in baselines:
         names = [random_seed_name(seed) for seed in range(RANDOM_SEEDS)] if name == "random" else [name]
@@ -66,6 +80,12 @@ def plan_run(job: Job, methods: list[str], baselines: list[str], source_name: st
     if job.few_shot and methods:
         stages.append(PlannedStage(FEW_SHOT_STAGE, 2.0 * len(methods) * job.few_shot))
         stages.append(PlannedStage(scoring_stage(FEW_SHOT_WHAT, target_name), scored))
+    if job.teach_steps:
+        teaching = job.teaching()
+        evaluations = 1 + job.teach_steps // teaching.eval_every + bool(job.teach_steps % teaching.eval_every)
+        cost = job.teach_steps * teaching.batch_size * TRAIN_STEP_COST + evaluations * teaching.held_out
+        stages.append(PlannedStage(teach_series(RECOMMENDED), cost))
+        stages.append(PlannedStage(scoring_stage(TAUGHT_WHAT, target_name), scored))
     if job.target_prompt:
         stages.append(PlannedStage(scoring_stage(TARGET_PROMPT_WHAT, target_name), scored))
     if job.retune_steps:
@@ -80,7 +100,4 @@ def plan_run(job: Job, methods: list[str], baselines: list[str], source_name: st
         if recycled_start:  # the method is picked during the run: the names' start matches any
             stages.append(PlannedStage(retune_series(""), tuning))
             stages.append(PlannedStage(scoring_stage(retuned_what(""), "").removesuffix(" on "), scored))
-    if job.score_source:
-        stages.append(PlannedStage(loading_stage(source_name), LOAD_COST))
-        stages.append(PlannedStage(scoring_stage(SOURCE_WHAT, source_name), scored))
     return Plan(tuple(stages))

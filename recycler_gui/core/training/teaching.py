@@ -17,13 +17,10 @@ import torch
 
 from ..data.tasks import Task
 from ..evaluation.scoring import Scorer
-from ..events import CancelToken, EventSink, Point, ignore_events
+from ..events import CancelToken, EventSink, Point, ignore_events, teach_series
 from ..fields import setting
 from ..prompts.formats import PromptMeta, SoftPrompt
 from .loop import LoopResult, StepSettings, TrainingSettingsError, train_rows
-
-TEACH_SERIES = "teach: "
-"""Prefix of teaching curves (x: step, y: agreement with the teacher on held-out texts, 0..1)."""
 
 
 @dataclass(frozen=True)
@@ -91,30 +88,30 @@ def teach(
     start: SoftPrompt,
     settings: TeachingSettings,
     *,
-    series: str = f"{TEACH_SERIES}agreement with the teacher",
+    series: str = teach_series("a given prompt"),
     watch: Callable[[torch.Tensor], float] | None = None,
     events: EventSink = ignore_events,
     cancel: CancelToken | None = None,
 ) -> TeachingResult:
     """Train ``start`` on the target (``scorer``) to answer like the teacher on ``texts``; keep the best prompt.
 
-    ``teacher`` holds the teacher's label distribution for each text. The last ``settings.held_out`` texts are held
-    out to pick the best prompt. ``watch(rows)`` (for example labelled dev accuracy) is called at every evaluation
-    and recorded as a curve of its own; it does not pick. On a cancel the result has ``cancelled`` set and the best
-    prompt so far.
+    ``teacher`` holds the teacher's label distribution for each text. The last ``settings.held_out`` texts (at most a
+    quarter of them) are held out to pick the best prompt. ``watch(rows)`` (for example labelled dev accuracy) is
+    called at every evaluation and recorded as a curve of its own; it does not pick. On a cancel the result has
+    ``cancelled`` set and the best prompt so far.
     """
     settings.check()
     if len(texts) != len(teacher):
         raise TrainingSettingsError(f"{len(texts)} texts but {len(teacher)} teacher answers", "score every text")
-    if len(texts) < settings.held_out + settings.batch_size:
+    held_out = min(settings.held_out, len(texts) // 4)
+    if held_out < 1:
         raise TrainingSettingsError(
-            f"{len(texts)} texts are too few to hold out {settings.held_out} and train in batches of "
-            f"{settings.batch_size}",
-            "write or give more texts, or hold out fewer",
+            f"{len(texts)} texts are too few to teach on and hold some out to pick the best prompt",
+            "write or give more texts (a few hundred)",
         )
     cancel = cancel or CancelToken()
     encoded = [scorer.input_ids(task.render(text)) for text in texts]
-    train_count = len(texts) - settings.held_out
+    train_count = len(texts) - held_out
     targets = label_distribution(teacher.log(), settings.temperature) if settings.temperature != 1 else teacher
     targets = targets.to(scorer.device)
     held_texts = [task.render(text) for text in texts[train_count:]]
