@@ -25,7 +25,7 @@ import torch
 
 from ..errors import RecyclerError
 from ..events import CancelToken, EventSink, Progress, Stage, ignore_events
-from ..fields import setting
+from ..fields import at_least, check_types, setting
 from ..models.checkpoints import ENCODER_DECODER, Checkpoint
 from ..storage import cache_dir, write_text_atomic
 from .tasks import TEXT_SLOT, Task, TaskError, read_table_rows, read_utf8, table_kind
@@ -57,15 +57,12 @@ class WritingSettings:
     seed: int = setting(0, "seed for the openers and the sampling")
 
     def check(self) -> None:
-        if self.count < 1 or self.max_new_tokens < 1 or self.min_words < 1 or self.batch_size < 1:
-            raise TeachingTextsError(
-                "the number of texts, their token limit, minimum words and batch size must be >= 1",
-                "fix the text-writing settings",
-            )
-        if self.temperature <= 0 or self.top_k < 1:
-            raise TeachingTextsError(
-                f"temperature {self.temperature} / top-k {self.top_k} out of range", "use a temperature > 0, top-k >= 1"
-            )
+        """Types and ranges, before any work."""
+        check_types(self)
+        for name in ("count", "max_new_tokens", "min_words", "top_k", "batch_size"):
+            at_least(self, name, 1)
+        if self.temperature <= 0:
+            raise TeachingTextsError(f"the writing temperature {self.temperature} is not positive", "use e.g. 1.0")
 
 
 def writing_stage(count: int) -> str:

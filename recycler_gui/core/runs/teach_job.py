@@ -27,7 +27,7 @@ from ..data.unlabelled import TeachingTextsError, WritingSettings, read_texts_fi
 from ..evaluation.calibration import calibrated_accuracy, content_free_bias
 from ..evaluation.scoring import Metrics, Scorer, classification_metrics
 from ..events import Cancelled, CancelToken, EventSink, Log, Stage, ignore_events
-from ..fields import same_as, setting
+from ..fields import at_least, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..prompts.formats import FORMATS, SoftPrompt, read_prompt, write_prompt, written_by_us
 from ..storage import guard_outputs
@@ -124,9 +124,23 @@ class TeachJob(RunSettings, TeachSource):
     num_words: int | None = same_as(VocabSettings, "num_words")
     teaching: TeachingSettings = setting(factory=TeachingSettings, help="steps, learning rate, held-out texts")
 
+    def check(self) -> None:
+        """Every setting (types, ranges, the format, the device), before any work."""
+        super().check()
+        self.settings().check()
+        self.writing.check()
+        self.vocabulary().check()
+        at_least(self, "test_size", 0)
+        if self.format not in FORMATS:
+            raise JobError(f"unknown output format {self.format!r}", f"choose one of {', '.join(FORMATS)}")
+
     def settings(self) -> TeachingSettings:
         """The teaching settings with this job's seed."""
         return replace(self.teaching, seed=self.seed)
+
+    def vocabulary(self) -> VocabSettings:
+        """Which shared words the recommended recycler fits on."""
+        return VocabSettings(self.offset, self.num_words)
 
 
 @dataclass(frozen=True)
@@ -157,10 +171,7 @@ class TeachResult:
 def run_teach(job: TeachJob, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> TeachResult:
     """Teach a prompt for the target as ``job`` says and write it; see the module docstring."""
     cancel = cancel or CancelToken()
-    job.teaching.check()
-    job.writing.check()
-    if job.format not in FORMATS:
-        raise JobError(f"unknown output format {job.format!r}", f"choose one of {', '.join(FORMATS)}")
+    job.check()
     prompt = read_prompt(job.prompt, key=job.prompt_key)
     source, target = (open_checkpoint(name, events=events, cancel=cancel) for name in (job.source, job.target))
     check_prompt_fits_source(prompt, source)
@@ -169,7 +180,7 @@ def run_teach(job: TeachJob, events: EventSink = ignore_events, cancel: CancelTo
     task = job.load_task()
     if job.texts:
         read_texts_file(job.texts, job.texts_column)  # a bad file fails before any model work
-    start = recycle(source, target, prompt, [RECOMMENDED], vocabulary=VocabSettings(job.offset, job.num_words),
+    start = recycle(source, target, prompt, [RECOMMENDED], vocabulary=job.vocabulary(),
                     seed=job.seed, events=events, cancel=cancel).recycled[0]  # embeddings only: cheap, checks first
     writer = write_first_if_needed(job, source, target, task, job.device, job.dtype, events, cancel)
 

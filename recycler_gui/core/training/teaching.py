@@ -18,7 +18,7 @@ import torch
 from ..data.tasks import Task
 from ..evaluation.scoring import Scorer
 from ..events import CancelToken, EventSink, Point, ignore_events, teach_series
-from ..fields import setting
+from ..fields import at_least, setting
 from ..prompts.formats import PromptMeta, SoftPrompt
 from .loop import LoopResult, StepSettings, TrainingSettingsError, train_rows
 
@@ -35,11 +35,11 @@ class TeachingSettings(StepSettings):
     temperature: float = setting(1.0, "the teacher's temperature: > 1 softer, < 1 sharper, 0 its answer alone")
 
     def check(self) -> None:
+        """Types and ranges, before any work."""
         super().check()
-        if self.held_out < 1 or self.temperature < 0:
-            raise TrainingSettingsError(
-                "held-out texts must be >= 1 and the temperature >= 0", "fix the teaching settings"
-            )
+        at_least(self, "held_out", 1, "texts")
+        if self.temperature < 0:
+            raise TrainingSettingsError(f"the teacher's temperature {self.temperature} is negative", "use 1 (or 0)")
 
 
 @dataclass
