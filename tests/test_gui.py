@@ -199,7 +199,8 @@ def test_a_failure_mid_run_keeps_the_share_it_reached(
     _run_and_wait(window, qtbot)
     assert dialogs == ["The source model broke. Try again."]
     share = window.status.bar.value() / window.status.bar.maximum()
-    assert 0.5 < share < 1 and window.status.bar.format() == f"Failed at {share:.0%}"  # not 0 %
+    # the source phase follows recycling: the share recycling reached is kept, not 0 %
+    assert 0.1 < share < 1 and window.status.bar.format() == f"Failed at {share:.0%}"
 
 
 def test_a_wrong_prompt_file_shows_a_dialog(
