@@ -1,19 +1,25 @@
-"""Recycling quality on the real pair, both directions: every recycler on every shipped source prompt.
+"""Recycling quality on the real pair, both directions: every recycler, the few-shot mode and teaching, per prompt.
 
-    python bench/recycling_quality.py [--eval-size 300] [--shots 32] [--directions smollm2-135m:gemma3-270m ...]
+    python bench/recycling_quality.py [--eval-size 1000] [--shots 32] [--teach-steps 60 | --no-teach]
+        [--directions smollm2-135m:gemma3-270m gemma3-270m:smollm2-135m] [--methods NAME ...] [--threads N]
+        [--table-only]
 
-For each direction the target model is loaded once and, on the first ``--eval-size`` test examples:
-- the baselines (no prompt, random vocabulary prompt over 3 seeds, class-label prompt), 20 rows like the prompts;
-- the bound: every prompt shipped for the *target* model (tuned there from scratch with the same recipe), mean;
-- every recycler on every prompt shipped for the source model (data-free mode);
-- every recycler again with the other row-length rule (still data-free): ``--norm target`` (rows rescaled to the
-  target vocabulary's mean norm) as "METHOD · target norm" for those that keep or carry the mapped length, and
-  ``--norm keep`` as "METHOD · kept norm" for those that rescale by default (ridge, procrustes);
-- few-shot mode, reported apart: with ``--shots`` labelled train examples of the target, pick among those recycled
-  prompts, and separately calibrate the label bias of the pick and of every baseline on the same examples.
-A recycled prompt succeeds when it beats the best baseline; "gap closed" is (recycled - best baseline) / (bound -
-best baseline). Writes bench/results/recycling_quality.json and the "Recycling quality" section of
-docs/BENCHMARKS.md.
+For each direction, on the first ``--eval-size`` test examples of the target (1000: the whole test split):
+- the baselines (no prompt, random vocabulary prompt: mean of 3 seeds, class-label prompt);
+- the bound: every plain prompt shipped for the *target* (tuned there from scratch), mean;
+- for every plain prompt shipped for the source: every data-free recycler with its default row-length rule; the
+  few-shot pick (``--shots`` labelled train examples of the target pick among that prompt's recycled rows; reported
+  apart); and the taught prompt (the source model with the prompt teaches a target prompt on texts it writes
+  itself, started from the recommended recycler's prompt; no labels; the shipped defaults of ``teach``).
+Every row records accuracy, AUC, calibrated accuracy (the label bias on content-free inputs divided out, no data) and
+its per-example predictions. A transferred row succeeds strictly when it beats the best baseline (the paper's
+criterion) and significantly when an exact McNemar test on the same examples says so at 95%; gap closed is
+(row - best baseline) / (bound - best baseline). Resumable: each direction's state lives in
+bench/results/quality/SOURCE__TARGET.json and is saved after every prompt (and after the teacher's answers), so a
+stopped run goes on where it stopped; taught prompts are kept in bench/results/quality/taught/. Writes the "Recycling
+quality" section of docs/BENCHMARKS.md.
+Cut for time: each recycler runs with its default row-length rule only (earlier runs of this bench measured the
+other rule, see docs/RECYCLERS.md).
 """
 
 from __future__ import annotations
@@ -23,204 +29,283 @@ import json
 import shlex
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
-from common import NORM_VARIANTS, RESULTS, base_label, machine_line, other_norm, save_json, write_section
+from common import RESULTS, machine_line, write_section
 
 from recycler_gui.core.data.movie_reviews import movie_reviews
+from recycler_gui.core.data.unlabelled import WritingSettings, written_texts
 from recycler_gui.core.evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt
+from recycler_gui.core.evaluation.calibration import calibrated_accuracy, content_free_bias
 from recycler_gui.core.evaluation.few_shot import few_shot_examples, label_bias, pick_by_few_shot
-from recycler_gui.core.evaluation.scoring import Scorer
+from recycler_gui.core.evaluation.scoring import Scorer, classification_metrics
+from recycler_gui.core.evaluation.significance import paired_test
 from recycler_gui.core.models.checkpoints import open_checkpoint
-from recycler_gui.core.prompts.formats import read_prompt
+from recycler_gui.core.prompts.formats import read_prompt, write_prompt
 from recycler_gui.core.resources import shipped_prompts
-from recycler_gui.core.transfer.recyclers import RECYCLERS
+from recycler_gui.core.storage import write_text_atomic
+from recycler_gui.core.training.teaching import TeachingSettings, teach, teacher_distribution
+from recycler_gui.core.transfer.recyclers import RECOMMENDED, RECYCLERS
 from recycler_gui.core.transfer.recycling import recycle
 
 PROMPT_LENGTH = 20
+STATE = RESULTS / "quality"
+FEW_SHOT, TAUGHT = "few-shot pick", "taught"
 
 
-def accuracy(scores: torch.Tensor, gold: torch.Tensor, bias: torch.Tensor | None = None) -> float:
-    adjusted = scores if bias is None else scores - bias
-    return float((adjusted.argmax(1) == gold).float().mean())
+def taught_file(source: str, target: str, prompt: str) -> Path:
+    """Where the prompt taught from source prompt ``prompt`` is kept (for bench/head_start.py)."""
+    return STATE / "taught" / f"{source}__{target}" / f"{prompt}.safetensors"
 
 
-def run_direction(
-    source_name: str, target_name: str, eval_size: int, shots: int, methods: list[str], norm_variants: bool
-) -> dict:
+def plain(model: str) -> list:
+    """The plain prompts shipped for ``model`` (not the ``--max-norm`` ones), by seed."""
+    return [p for p in shipped_prompts(model) if not p.record.get("max_norm")]
+
+
+def measured(scorer: Scorer, task: Any, texts: list[str], gold: torch.Tensor, rows: torch.Tensor | None) -> dict:
+    scores = scorer.score(texts, rows)
+    metrics = classification_metrics(scores, gold)
+    bias = content_free_bias(scorer, task, rows)
+    return {"accuracy": metrics.accuracy, "auc": metrics.auc,
+            "calibrated_accuracy": calibrated_accuracy(scores, gold, bias),
+            "predictions": scores.argmax(1).tolist(), "scores": scores}
+
+
+def kept(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key != "scores"}
+
+
+def run_direction(source_name: str, target_name: str, args: argparse.Namespace, command: str) -> dict:
+    file = STATE / f"{source_name}__{target_name}.json"
+    state = json.loads(file.read_text()) if file.exists() else {}
+    if state.get("eval_size") != args.eval_size:
+        state = {"eval_size": args.eval_size, "baselines": {}, "bound": {}, "prompts": {}, "teacher": {}}
+    state.update(source=source_name, target=target_name, shots=args.shots, command=command,
+                 teach_steps=None if args.no_teach else args.teach_steps)
+
+    def save() -> None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(file, json.dumps(state) + "\n")
+
     started = time.perf_counter()
     source, target = open_checkpoint(source_name), open_checkpoint(target_name)
     task = movie_reviews()
-    prompts = shipped_prompts(source_name)
-    bounds = [p for p in shipped_prompts(target_name) if not p.record.get("max_norm")]  # plain prompts only
-    recycled: dict[str, dict[str, Any]] = {}
-    fit_seconds: dict[str, float] = {}
-    for shipped in prompts:
-        prompt = read_prompt(shipped.path)
-        result = recycle(source, target, prompt, methods, seed=0)
-        recycled[shipped.name] = {item.method: item.prompt.encoder for item in result.recycled}
-        for item in result.recycled:
-            if not item.cached:
-                fit_seconds[item.method] = round(item.fit_seconds, 2)
-            if norm_variants:  # the same fitted map with the other row-length rule
-                norm = other_norm(item.recycler.params["norm"])
-                variant = type(item.recycler)(seed=0, **{**item.recycler.params, "norm": norm})
-                variant.take_fit(item.recycler)
-                recycled[shipped.name][item.method + NORM_VARIANTS[norm]] = variant(prompt.encoder)
-        print(f"recycled {shipped.name} with {len(recycled[shipped.name])} methods", flush=True)
+    prompts = {p.name: p for p in plain(source_name)}
+    recycled = {}
+    for name, shipped in prompts.items():
+        result = recycle(source, target, read_prompt(shipped.path), args.methods, seed=0)
+        recycled[name] = {item.method: item.prompt for item in result.recycled}
+    teaching = TeachingSettings(steps=args.teach_steps)
 
-    model = target.load_model("cpu", "float32")
+    # source phase: the teacher's answers for every prompt still to teach (kept in the state: resumable)
+    to_teach = [] if args.no_teach else [n for n in prompts if TAUGHT not in state["prompts"].get(n, {})
+                                          and n not in state["teacher"]]
+    if to_teach:
+        model = source.load_model("cpu")
+        texts = written_texts(source, model, task, WritingSettings())
+        scorer = Scorer(model, source.tokenizer(), source.family, task.label_words, batch_size=32)
+        for name in to_teach:
+            teacher = teacher_distribution(scorer, task, texts, read_prompt(prompts[name].path).encoder)
+            state["teacher"][name] = {"texts": texts, "distribution": teacher.tolist()}
+            save()
+            print(f"teacher {name}: {float((teacher.argmax(1) == 1).float().mean()):.2f} positive", flush=True)
+        del model, scorer
+
+    # target phase
+    model = target.load_model("cpu")
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=32)
     table = scorer.embed.weight.detach().float() * target.layout.scale
-    test = task.test[:eval_size]
-    texts, gold = [task.render(e.text) for e in test], torch.tensor([e.label for e in test])
-    k_examples = few_shot_examples(task, shots, seed=0)
-    k_texts = [task.render(e.text) for e in k_examples]
+    texts, gold = task.texts_and_labels("test", args.eval_size)
+    state["gold"] = gold.tolist()
+    shots = few_shot_examples(task, args.shots, seed=0)
 
-    def both(rows: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        return scorer.score(texts, rows), scorer.score(k_texts, rows)
+    def row(rows: torch.Tensor | None) -> dict:
+        return measured(scorer, task, texts, gold, rows)
 
-    baselines: dict[str, dict[str, Any]] = {}
-    baseline_rows: dict[str, list[torch.Tensor | None]] = {
+    baselines = {
         "no-prompt": [None],
         "random": [random_prompt(table, PROMPT_LENGTH, seed).encoder for seed in range(RANDOM_SEEDS)],
         "class-label": [class_label_prompt(table, scorer.tokenizer, task.label_words, PROMPT_LENGTH, 0).encoder],
     }
-    for name, variants in baseline_rows.items():
-        plain, calibrated = [], []
-        for rows in variants:
-            test_scores, k_scores = both(rows)
-            plain.append(accuracy(test_scores, gold))
-            calibrated.append(accuracy(test_scores, gold, label_bias(k_scores)))
-        baselines[name] = {"accuracy": sum(plain) / len(plain), "runs": plain,
-                           "calibrated_accuracy": sum(calibrated) / len(calibrated)}
-        print(f"baseline {name}: {baselines[name]['accuracy']:.3f}", flush=True)
-    bound_rows = {b.name: scorer.score(texts, read_prompt(b.path).encoder) for b in bounds}
-    bound = {name: accuracy(scores, gold) for name, scores in bound_rows.items()}
-    print(f"bound: {bound}", flush=True)
-    bound_mean = sum(bound.values()) / len(bound) if bound else None
-    best_baseline = max(b["accuracy"] for b in baselines.values())
-    best_calibrated = max(b["calibrated_accuracy"] for b in baselines.values())
+    for name, variants in baselines.items():
+        if name in state["baselines"]:
+            continue
+        runs = [row(rows) for rows in variants]
+        mean = {key: sum(r[key] for r in runs) / len(runs) for key in ("accuracy", "auc", "calibrated_accuracy")}
+        state["baselines"][name] = {**mean, "predictions": runs[0]["predictions"],
+                                    "runs": [r["accuracy"] for r in runs]}
+        save()
+        print(f"baseline {name}: {mean['accuracy']:.3f}", flush=True)
+    for bound in plain(target_name):
+        if bound.name not in state["bound"]:
+            state["bound"][bound.name] = kept(row(read_prompt(bound.path).encoder))
+            save()
+            print(f"bound {bound.name}: {state['bound'][bound.name]['accuracy']:.3f}", flush=True)
 
-    per_prompt: dict[str, dict[str, Any]] = {}
-    for prompt_name, by_method in recycled.items():
-        rows_out: dict[str, Any] = {}
-        test_scores: dict[str, torch.Tensor] = {}
-        for method, rows in by_method.items():
-            test_scores[method] = scorer.score(texts, rows)
-            rows_out[method] = {"accuracy": accuracy(test_scores[method], gold),
-                                "mean_row_norm": float(rows.norm(dim=1).mean())}
-            print(f"{prompt_name} {method}: {rows_out[method]['accuracy']:.3f}", flush=True)
-        pick = pick_by_few_shot(scorer, task, dict(by_method), k_examples)
-        pick_test = test_scores.get(pick.name)
-        if pick_test is None:
-            pick_test = scorer.score(texts, pick.rows)
-        rows_out["few-shot pick"] = {
-            "picked": pick.name, "k_accuracy": pick.accuracy, "accuracy": accuracy(pick_test, gold),
-            "calibrated_accuracy": accuracy(pick_test, gold, label_bias(pick.scores)),
-        }
-        per_prompt[prompt_name] = rows_out
-        print(f"{prompt_name} few-shot pick {pick.name}: {rows_out['few-shot pick']['accuracy']:.3f}", flush=True)
+    for name, by_method in recycled.items():
+        done = state["prompts"].setdefault(name, {})
+        scores = {}
+        for method, prompt in by_method.items():
+            if method not in done:
+                measured_row = row(prompt.encoder)
+                scores[method] = measured_row["scores"]
+                done[method] = {**kept(measured_row), "mean_row_norm": float(prompt.encoder.norm(dim=1).mean())}
+                print(f"{name} {method}: {done[method]['accuracy']:.3f}", flush=True)
+        if FEW_SHOT not in done:
+            pick = pick_by_few_shot(scorer, task, {m: p.encoder for m, p in by_method.items()}, shots)
+            pick_scores = scores.get(pick.name)
+            if pick_scores is None:
+                pick_scores = scorer.score(texts, by_method[pick.name].encoder)
+            done[FEW_SHOT] = {**done[pick.name], "picked": pick.name, "shot_accuracy": pick.accuracy,
+                              "shot_calibrated_accuracy": float(((pick_scores - label_bias(pick.scores)).argmax(1)
+                                                                 == gold).float().mean())}
+            print(f"{name} few-shot pick {pick.name}", flush=True)
+        save()
+        if not args.no_teach and TAUGHT not in done:
+            answers = state["teacher"][name]
+            taught_started = time.perf_counter()
+            result = teach(scorer, task, answers["texts"], torch.tensor(answers["distribution"]),
+                           by_method[RECOMMENDED], teaching)
+            seconds = time.perf_counter() - taught_started
+            training = result.training
+            write_prompt(result.prompt, taught_file(source_name, target_name, name), "safetensors")
+            done[TAUGHT] = {**kept(row(result.prompt.encoder)), "best_step": training.best_step,
+                            "agreement": training.best_value, "curve": training.curve,
+                            "teach_seconds": round(seconds, 1)}
+            save()
+            print(f"{name} taught: {done[TAUGHT]['accuracy']:.3f} (agreement {training.best_value:.3f}, "
+                  f"step {training.best_step}, {seconds:.0f} s)", flush=True)
+    state["seconds"] = round(state.get("seconds", 0) + time.perf_counter() - started, 1)
+    save()
+    return state
 
-    for rows_out in per_prompt.values():
-        for name, row in rows_out.items():
-            reference = best_calibrated if name == "few-shot pick" else best_baseline
-            value = row.get("calibrated_accuracy", row["accuracy"]) if name == "few-shot pick" else row["accuracy"]
-            row["success"] = value > reference
-            gap = None if bound_mean is None else bound_mean - reference
-            row["gap_closed"] = (value - reference) / gap if gap and gap > 0 else None
-    return {
-        "source": source_name, "target": target_name, "eval_size": len(test), "shots": shots,
-        "baselines": baselines, "best_baseline": best_baseline, "best_calibrated_baseline": best_calibrated,
-        "bound": bound, "bound_mean": bound_mean, "prompts": per_prompt, "fit_seconds": fit_seconds,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+
+# ------------------------------------------------------------------------------------------------------------ tables
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def direction_table(result: dict) -> list[str]:
-    prompts = list(result["prompts"])
-    short = [name.replace(f"{result['source']}-movie-reviews-", "") for name in prompts]
+def derived(state: dict) -> dict[str, dict[str, dict]]:
+    """Per prompt and row: strict success, significant success and gap closed against the best baseline."""
+    best_name = max(state["baselines"], key=lambda name: state["baselines"][name]["accuracy"])
+    best = state["baselines"][best_name]
+    bound = [b["accuracy"] for b in state["bound"].values()]
+    bound_mean = sum(bound) / len(bound) if bound else None
+    out: dict[str, dict[str, dict]] = {}
+    for prompt, rows in state["prompts"].items():
+        for name, row in rows.items():
+            gap = None if bound_mean is None else bound_mean - best["accuracy"]
+            out.setdefault(prompt, {})[name] = {
+                **row, "strict": row["accuracy"] > best["accuracy"],
+                "significant": paired_test(row["predictions"], best["predictions"], state["gold"]).significant(),
+                "gap_closed": (row["accuracy"] - best["accuracy"]) / gap if gap and gap > 0 else None,
+            }
+    return out
+
+
+def direction_table(state: dict) -> list[str]:
+    rows = derived(state)
+    prompts = list(rows)
+    short = [p.removeprefix(f"{state['source']}-movie-reviews-") for p in prompts]
+    best_name = max(state["baselines"], key=lambda name: state["baselines"][name]["accuracy"])
+    bound = [b["accuracy"] for b in state["bound"].values()]
+    bound_mean = sum(bound) / len(bound) if bound else None
+    no_prompt_calibrated = state["baselines"]["no-prompt"]["calibrated_accuracy"]
     lines = [
-        f"### {result['source']} → {result['target']}",
+        f"### {state['source']} → {state['target']}",
         "",
-        f"Test accuracy (%) on {result['target']}, first {result['eval_size']} test examples. Best baseline "
-        f"{_pct(result['best_baseline'])}; bound (prompts tuned on {result['target']}, mean of "
-        f"{len(result['bound'])}) {_pct(result['bound_mean'])}. ✓ beats the best baseline; (x%) share of the "
-        "baseline-to-bound gap closed.",
+        f"{len(state['gold'])} test examples of {state['target']}; {len(prompts)} source prompts. Best baseline: "
+        f"{best_name} {_pct(state['baselines'][best_name]['accuracy'])}; calibrated no-prompt "
+        f"{_pct(no_prompt_calibrated)}; bound (prompts tuned on {state['target']}, mean of {len(bound)}) "
+        f"{_pct(bound_mean)}. Means over the source prompts; strict: beats the best baseline; significant: and an "
+        "exact McNemar test on the same examples says so at 95%.",
         "",
-        "| method | " + " | ".join(short) + " | successes | mean gap closed |",
-        "| --- |" + " --- |" * (len(prompts) + 2),
+        "| row | accuracy % | AUC | calibrated % | strict | significant | gap closed |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, base in result["baselines"].items():
-        lines.append(f"| baseline: {name} | " + " | ".join(_pct(base["accuracy"]) for _ in prompts) + " | | |")
-    labels = list(next(iter(result["prompts"].values())))
-    base = [label for label in labels if base_label(label) == label]  # each variant right below its recycler
-    methods = sorted(labels, key=lambda label: (base.index(base_label(label)), label not in base))
-    for method in methods:
-        cells, wins, gaps = [], 0, []
+    for name, base in state["baselines"].items():
+        lines.append(f"| baseline: {name} | {_pct(base['accuracy'])} | {base['auc']:.3f} | "
+                     f"{_pct(base['calibrated_accuracy'])} | | | |")
+    if bound:
+        aucs = [b["auc"] for b in state["bound"].values()]
+        calibrated = [b["calibrated_accuracy"] for b in state["bound"].values()]
+        lines.append(f"| bound: tuned on the target | {_pct(bound_mean)} | {sum(aucs) / len(aucs):.3f} | "
+                     f"{_pct(sum(calibrated) / len(calibrated))} | | | |")
+    names = list(dict.fromkeys(name for by_row in rows.values() for name in by_row))
+    for name in names:
+        cells = [rows[p][name] for p in prompts if name in rows[p]]
+        gaps = [c["gap_closed"] for c in cells if c["gap_closed"] is not None]
+        label = {FEW_SHOT: f"few-shot ({state['shots']} labelled shots) pick", TAUGHT: "taught (no labels)"}.get(
+            name, name)
+        lines.append(
+            f"| {label} | {_pct(_mean(c['accuracy'] for c in cells))} | {_mean(c['auc'] for c in cells):.3f} | "
+            f"{_pct(_mean(c['calibrated_accuracy'] for c in cells))} | {sum(c['strict'] for c in cells)}/{len(cells)}"
+            f" | {sum(c['significant'] for c in cells)}/{len(cells)} | "
+            f"{'-' if not gaps else f'{100 * _mean(gaps):.0f}%'} |")
+    lines += ["", "Per prompt: accuracy % (✓ strict, ★ significant; gap closed).", "",
+              "| row | " + " | ".join(short) + " |", "| --- |" + " --- |" * len(prompts)]
+    for name in names:
+        cells = []
         for prompt in prompts:
-            row = result["prompts"][prompt][method]
-            value = row.get("calibrated_accuracy", row["accuracy"]) if method == "few-shot pick" else row["accuracy"]
-            mark = " ✓" if row["success"] else ""
-            gap = f" ({100 * row['gap_closed']:.0f}%)" if row.get("gap_closed") is not None else ""
-            cells.append(f"{_pct(value)}{mark}{gap}")
-            if "recyclable" in prompt:  # a --max-norm prompt: shown, but not counted with the plain ones
+            cell = rows[prompt].get(name)
+            if cell is None:
+                cells.append("-")
                 continue
-            wins += bool(row["success"])
-            if row.get("gap_closed") is not None:
-                gaps.append(row["gap_closed"])
-        label = (f"few-shot ({result['shots']} shots): pick + calibration" if method == "few-shot pick" else method)
-        mean_gap = f"{100 * sum(gaps) / len(gaps):.0f}%" if gaps else "-"
-        plain = sum("recyclable" not in p for p in prompts)
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {wins}/{plain} | {mean_gap} |")
-    picks = ", ".join(f"{short[i]}: {result['prompts'][p]['few-shot pick']['picked']} "
-                      f"(uncalibrated {_pct(result['prompts'][p]['few-shot pick']['accuracy'])})"
-                      for i, p in enumerate(prompts))
-    calibrated = ", ".join(f"{n} {_pct(b['calibrated_accuracy'])}" for n, b in result["baselines"].items())
-    lines += ["", f"Few-shot mode (uses {result['shots']} labelled target examples; compared with the baselines "
-              f"calibrated on the same examples: {calibrated}). Picks: {picks}.", ""]
-    return lines
+            mark = " ★" if cell["significant"] else " ✓" if cell["strict"] else ""
+            gap = "" if cell["gap_closed"] is None else f" ({100 * cell['gap_closed']:.0f}%)"
+            cells.append(f"{_pct(cell['accuracy'])}{mark}{gap}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    taught = [rows[p][TAUGHT] for p in prompts if TAUGHT in rows[p]]
+    if taught:
+        lines += ["", "Teaching: " + "; ".join(
+            f"{short[i]} agreement {100 * t['agreement']:.1f}% at step {t['best_step']}, calibrated "
+            f"{_pct(t['calibrated_accuracy'])} {'>' if t['accuracy'] > no_prompt_calibrated else '<='} calibrated "
+            f"no-prompt, {t['teach_seconds']:.0f} s" for i, t in enumerate(taught)) + "."]
+    picks = [f"{short[i]}: {rows[p][FEW_SHOT]['picked']}" for i, p in enumerate(prompts) if FEW_SHOT in rows[p]]
+    if picks:
+        lines += ["", f"Few-shot picks (uses {state['shots']} labelled target examples): {', '.join(picks)}."]
+    return [*lines, ""]
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def write_quality_section() -> None:
+    states = [json.loads(path.read_text()) for path in sorted(STATE.glob("*.json"))]
+    body = [machine_line(), "",
+            "Cut for time: each recycler with its default row-length rule only; random baseline: its first seed's "
+            "predictions for the paired test (its accuracy is the mean of 3 seeds).", ""]
+    for state in states:
+        body += [f"Command: `{state['command']}`", "", *direction_table(state)]
+    write_section("Recycling quality", body)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eval-size", type=int, default=300)
+    parser.add_argument("--eval-size", type=int, default=1000)
     parser.add_argument("--shots", type=int, default=32)
+    parser.add_argument("--teach-steps", type=int, default=TeachingSettings().steps)
+    parser.add_argument("--no-teach", action="store_true")
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--methods", nargs="+", default=list(RECYCLERS))
-    parser.add_argument("--no-norm-variants", dest="norm_variants", action="store_false",
-                        help="skip the rows of each recycler run with its other row-length rule")
-    parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved state")
     args = parser.parse_args()
-    out = RESULTS / "recycling_quality.json"
-    results = json.loads(out.read_text()) if out.exists() else []
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if not args.table_only:
-        for direction in args.directions:  # each direction replaces its earlier result and is saved at once
-            result = run_direction(*direction.split(":"), args.eval_size, args.shots, args.methods,
-                                   args.norm_variants)
-            result["command"] = shlex.join(["python", "bench/recycling_quality.py", *sys.argv[1:]])
-            results = [r for r in results if (r["source"], r["target"]) != (result["source"], result["target"])]
-            results.append(result)
-            save_json(out.name, results)
-            write_quality_section(results)
-    write_quality_section(results)
-
-
-def write_quality_section(results: list[dict]) -> None:
-    body = [machine_line(), "",
-            "Successes and mean gap closed count the plain shipped prompts; a `recyclable` column is a prompt tuned "
-            "with `--max-norm` (issue 8), shown for comparison.", ""]
-    for result in results:
-        body += [f"Command: `{result.get('command', 'python bench/recycling_quality.py')}`", ""]
-        if result.get("relabelled"):
-            body += [f"Note: {result['relabelled']}.", ""]
-        body += direction_table(result)
-    write_section("Recycling quality", body)
+        command = shlex.join(["python", "bench/recycling_quality.py", *sys.argv[1:]])
+        for direction in args.directions:
+            run_direction(*direction.split(":"), args, command)
+            write_quality_section()
+    write_quality_section()
 
 
 if __name__ == "__main__":
