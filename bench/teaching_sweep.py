@@ -5,15 +5,14 @@
 
 Each ``--config`` is comma-separated ``key=value`` pairs over ``DEFAULTS`` (writer source|target, texts, steps, lr,
 batch, eval_every, held_out, temperature, relative, warmup, anchor, calibrate 0|1 (the teacher's label bias on
-content-free inputs divided out), start recycled|class-label, mix (weight of the student's own start distribution
-in a geometric mean with the teacher's: an ensemble of the two as the target).
-The source model is loaded once (the teacher's label scores on every text set, for every source prompt), then the
-target model once (baselines, the recommended recycler's start, then each setting on each source prompt). Every
-result is appended to bench/results/teaching_sweep.jsonl at once: test accuracy, AUC and calibrated accuracy of the
-taught prompt on the first ``--eval-size`` test examples, of its start and of the no-prompt baseline, the agreement
-curve, the watched dev-accuracy curve (100 dev examples; shown, never used to pick) and the seconds it took. No
-labelled example is used to teach or to pick.
-"""
+content-free inputs divided out), start recycled|class-label, hint 0|1 (texts written after a line naming a label word
+in turn: ``WritingSettings.label_hint``), mix (weight of the student's own start distribution in a geometric mean with
+the teacher's: an ensemble of the two as the target). The source model is loaded once (the teacher's label scores on
+every text set, for every source prompt), then the target model once (baselines, the recommended recycler's start, then
+each setting on each source prompt). Every result is appended to bench/results/teaching_sweep.jsonl at once: test
+accuracy, AUC and calibrated accuracy of the taught prompt on the first ``--eval-size`` test examples, of its start and
+of the no-prompt baseline, the agreement curve, the watched dev-accuracy curve (100 dev examples; shown, never used to
+pick) and the seconds it took. No labelled example is used to teach or to pick. """
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ import torch
 from common import RESULTS
 
 from recycler_gui.core.data.movie_reviews import movie_reviews
-from recycler_gui.core.data.unlabelled import WritingSettings, written_texts
+from recycler_gui.core.data.unlabelled import TeachingTextsError, WritingSettings, written_texts
 from recycler_gui.core.evaluation.baselines import class_label_prompt
 from recycler_gui.core.evaluation.calibration import calibrated_accuracy, content_free_bias
 from recycler_gui.core.evaluation.scoring import Scorer, classification_metrics
@@ -43,6 +42,7 @@ from recycler_gui.core.transfer.recycling import recycle
 DEFAULTS: dict[str, Any] = {
     "writer": "source", "texts": 256, "steps": 60, "lr": 0.03, "batch": 16, "eval_every": 10, "held_out": 64,
     "temperature": 1.0, "relative": 0, "warmup": 0, "anchor": 0.0, "calibrate": 0, "start": "recycled", "mix": 0.0,
+    "hint": 0,
 }
 OUT = RESULTS / "teaching_sweep.jsonl"
 WRITTEN = 512
@@ -78,12 +78,20 @@ def main() -> None:
     prompts = {seed: shipped[f"{source_name}-movie-reviews-seed{seed}"] for seed in args.seeds}
 
     # source phase: every text set the settings need, and the teacher's label scores on them for each source prompt
-    text_sets = {(c["writer"], c["texts"]) for c in configs}
-    texts: dict[tuple[str, int], list[str]] = {}
-    for writer, count in text_sets:
+    text_sets = {(c["writer"], c["texts"], c["hint"]) for c in configs}
+    texts: dict[tuple[str, int, int], list[str]] = {}
+    for writer, count, hint in text_sets:
         checkpoint = source if writer == "source" else target
+        writing = WritingSettings(count=WRITTEN, label_hint=bool(hint))
+        try:
+            written = written_texts(checkpoint, None, task, writing)
+        except TeachingTextsError:  # not cached yet: write them
+            started = time.perf_counter()
+            written = written_texts(checkpoint, checkpoint.load_model("cpu"), task, writing)
+            print(f"{checkpoint.name} wrote {len(written)} texts (hint {hint}): {time.perf_counter() - started:.0f} s",
+                  flush=True)
         # the first N texts of a longer cached run are exactly what a run asking for N writes (same seeded batches)
-        texts[(writer, count)] = written_texts(checkpoint, None, task, WritingSettings(count=WRITTEN))[:count]
+        texts[(writer, count, hint)] = written[:count]
     model = source.load_model("cpu")
     scorer = Scorer(model, source.tokenizer(), source.family, task.label_words, batch_size=32)
     teacher_scores: dict[tuple[int, str, int], torch.Tensor] = {}
@@ -123,7 +131,8 @@ def main() -> None:
 
     for config in configs:
         for seed in args.seeds:
-            raw = teacher_scores[(seed, config["writer"], config["texts"])]
+            key = (config["writer"], config["texts"], config["hint"])
+            raw = teacher_scores[(seed, *key)]
             if config["calibrate"]:
                 raw = raw.log_softmax(1) - teacher_bias[seed]
             teacher = label_distribution(raw)
@@ -136,10 +145,10 @@ def main() -> None:
                 scorer.embed.weight.detach().float() * target.layout.scale, scorer.tokenizer, task.label_words,
                 starts[seed].num_tokens, 0)
             if config["mix"]:
-                own = scorer.score([task.render(t) for t in texts[(config["writer"], config["texts"])]], start.encoder)
+                own = scorer.score([task.render(t) for t in texts[key]], start.encoder)
                 teacher = label_distribution((1 - config["mix"]) * teacher.log() + config["mix"] * own.log_softmax(1))
             started = time.perf_counter()
-            result = teach(scorer, task, texts[(config["writer"], config["texts"])], teacher, start, settings,
+            result = teach(scorer, task, texts[key], teacher, start, settings,
                            watch=lambda rows: dev_accuracy(scorer, task, rows, 100, None))
             seconds = time.perf_counter() - started
             record = {

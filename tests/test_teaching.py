@@ -241,6 +241,28 @@ def test_written_texts_are_seeded_limited_distinct_and_cached(llama, monkeypatch
         written_texts(checkpoint, None, task, replace(settings, seed=5))
 
 
+def test_a_label_hint_names_each_label_word_in_turn_before_the_template(
+    llama, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoint, model, _ = llama
+    task = replace(_task(), openers=("The film",))
+    seen: list[list[str]] = []
+    sample = unlabelled._sample
+
+    def recorded(model, tokenizer, prefixes, *args):
+        seen.append(list(prefixes))
+        return sample(model, tokenizer, prefixes, *args)
+
+    monkeypatch.setattr(unlabelled, "_sample", recorded)
+    settings = WritingSettings(count=8, max_new_tokens=4, min_words=1, batch_size=4, seed=1, label_hint=True)
+    texts = written_texts(checkpoint, model, task, settings, use_cache=False)
+    words = task.label_words
+    assert seen[0] == [f"Sentiment: {words[i % 2].strip()}\nReview: The film" for i in range(4)]
+    assert all(text.startswith("The film") and "Sentiment" not in text for text in texts)  # the hint is not kept
+    plain = written_texts(checkpoint, model, task, replace(settings, label_hint=False), use_cache=False)
+    assert seen[-1][0] == "Review: The film" and plain != texts
+
+
 def test_an_encoder_decoder_source_lets_the_target_write(tiny_t5: Path, tiny_llama: Path) -> None:
     t5, llama = open_checkpoint(tiny_t5), open_checkpoint(tiny_llama)
     assert writer_for(t5, llama) is llama

@@ -1,13 +1,16 @@
 """Unlabelled texts to teach on: written by a model from the task's template, or read from the user's file.
 
 Teaching (``core/training/teaching.py``) needs inputs of the task's kind but never their labels. A decoder-only model
-writes them itself: it continues the part of the template before ``{text}`` (``Review:``) followed by a seeded
-opening word or two, the task's own (``Review: The film``) or task-neutral ones (the bare prefix made SmolLM2 write
-code, neutral openers made it write about anything), and each text ends where the
-template's part after ``{text}`` would begin, at a line break, or at the token limit (then cut back to its last
-finished sentence). Texts are seeded, length-limited, de-duplicated and cached under the user cache per model,
-template and settings, so a second run reads them. A user file gives texts one per line (``.txt``) or as a column of
-a CSV, TSV or JSON Lines file; only that column is read.
+writes them itself: it continues the part of the template before ``{text}`` (``Review:``) followed by a seeded opening
+word or two, the task's own (``Review: The film``) or task-neutral ones (the bare prefix made SmolLM2 write code,
+neutral openers made it write about anything), and each text ends where the template's part after ``{text}`` would
+begin, at a line break, or at the token limit (then cut back to its last finished sentence). With ``label_hint`` each
+text is written after a line naming a label word in turn, in the template's own words (``Sentiment: negative`` then
+``Review: The film``): left alone, the writers' texts lean to one label or to none (mostly neutral or off-topic), and
+a student taught on those learns the teacher's label bias more than its skill. The hint only steers the writer; the
+teacher still labels every text. Texts are seeded, length-limited, de-duplicated and cached under the user cache per
+model, template and settings, so a second run reads them. A user file gives texts one per line (``.txt``) or as a
+column of a CSV, TSV or JSON Lines file; only that column is read.
 """
 
 from __future__ import annotations
@@ -55,6 +58,10 @@ class WritingSettings:
     top_k: int = setting(40, "sample among this many likeliest tokens")
     batch_size: int = setting(32, "texts written at once")
     seed: int = setting(0, "seed for the openers and the sampling")
+    label_hint: bool = setting(
+        False, "write each text after a line that names one label word in turn ('Sentiment: negative'), so texts of "
+               "every label are written; the word only steers the writer, it is never the text's label"
+    )
 
     def check(self) -> None:
         """Types and ranges, before any work."""
@@ -123,6 +130,7 @@ def _write_texts(
     before, after = template_parts(task.template)
     openers = task.openers or OPENERS
     stops = ["\n"] + ([after.strip()] if after.strip() else [])
+    hints = [f"{after.strip()} {word.strip()}\n" for word in task.label_words] if settings.label_hint else [""]
     shuffler = random.Random(settings.seed)
     texts: list[str] = []
     seen: set[str] = set()
@@ -131,8 +139,9 @@ def _write_texts(
     while len(texts) < settings.count and attempts < 4 * settings.count:
         cancel.check()
         chosen = [shuffler.choice(openers) for _ in range(settings.batch_size)]
-        continuations = _sample(model, tokenizer, [before + o for o in chosen], stops, settings,
-                                settings.seed * 1_000_003 + batch_number)
+        leads = [hints[(batch_number * settings.batch_size + i) % len(hints)] for i in range(len(chosen))]
+        continuations = _sample(model, tokenizer, [lead + before + o for lead, o in zip(leads, chosen, strict=True)],
+                                stops, settings, settings.seed * 1_000_003 + batch_number)
         attempts += len(chosen)
         batch_number += 1
         for opener, continuation in zip(chosen, continuations, strict=True):
