@@ -141,8 +141,8 @@ def demo(path: str) -> dict:
                 os.environ["PROMPT_RECYCLER_CACHE"] = saved[0]
     ends = [at for _, at in stages[1:]] + [started + seconds]
     per_stage = [(name, round(end - at, 1)) for (name, at), end in zip(stages, ends, strict=True)]
-    result = {"path": path, "status": report["status"], "seconds": round(seconds, 1),
-              "rows": len(report["rows"]), "examples_per_row": report["job"]["eval_size"],
+    result = {"path": path, "status": report.status, "seconds": round(seconds, 1),
+              "rows": len(report.rows), "examples_per_row": report.job["eval_size"],
               "slowest_stages": sorted(per_stage, key=lambda s: -s[1])[:6]}
     print(json.dumps(result), flush=True)
     return result

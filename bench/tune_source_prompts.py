@@ -70,7 +70,8 @@ def write_table() -> None:
         "(the recyclable prompt: 60 steps and the first 500 test examples, for time).",
         "",
         "`norm cap` is `tune --max-norm` (recyclable prompts, issue 8); `row norm` is the prompt's mean row norm "
-        "over the model's mean vocabulary row norm.",
+        "over the model's mean vocabulary row norm. Wall times are as each record holds them, on a shared machine "
+        "(seeds 3 and 4 were tuned single-threaded beside other jobs): they vary with its load; compare accuracies.",
         "",
         "| prompt | model | seed | steps | norm cap | row norm | best step | dev acc. | test acc. | wall time |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",

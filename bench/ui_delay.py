@@ -64,7 +64,8 @@ def measure() -> dict:
     delays = list(meter.delays_ms)
     result = {
         "status": window.report.status if window.report else None,
-        "run_id": window.report.run_id if window.report else None, "run_seconds": round(seconds, 1), "samples": len(delays),
+        "run_id": window.report.run_id if window.report else None, "run_seconds": round(seconds, 1),
+        "samples": len(delays),
         "median_ms": round(percentile(delays, 50), 1), "p99_ms": round(percentile(delays, 99), 1),
         "worst_ms": round(max(delays), 1),
         "longest": [{"ms": round(ms, 1), "stage": stage} for ms, stage in sorted(stalls, reverse=True)[:10]],
