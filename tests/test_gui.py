@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QObject, QSettings, Qt, Slot
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from tiny_models import write_toy_task
@@ -59,6 +60,24 @@ def _fill(window: MainWindow, source: Path, target: Path, prompt: Path, task: Pa
 
 def _prompt(folder: Path, width: int = 48) -> Path:
     return write_prompt(SoftPrompt(torch.randn(4, width)), folder / "source-prompt.safetensors", "safetensors")
+
+
+class _OnUiThread(QObject):
+    """Passes each event to ``slot`` on the UI thread: a plain function connected to the worker's signal runs on the
+    worker's thread, where widgets must not be touched (and show a state the UI has not reached yet)."""
+
+    def __init__(self, parent: QObject, slot: Callable[[object], None]) -> None:
+        super().__init__(parent)
+        self.slot = slot
+
+    @Slot(object)
+    def take(self, event: object) -> None:
+        self.slot(event)
+
+
+def watch_events(window: MainWindow, slot: Callable[[object], None]) -> None:
+    """Call ``slot`` with every event of the current run, on the UI thread, after the window has handled it."""
+    window.current.worker.event.connect(_OnUiThread(window, slot).take)
 
 
 def _run_and_wait(window: MainWindow, qtbot) -> None:
@@ -158,7 +177,7 @@ def test_cancel_mid_run_keeps_the_finished_rows(
             window.cancel_button.click()
 
     window.run_button.click()
-    window.current.worker.event.connect(cancel_on_first_row)
+    watch_events(window, cancel_on_first_row)
     qtbot.waitUntil(lambda: not window.running, timeout=180_000)
     assert window.report.status == "cancelled"
     assert 1 <= len(window.table.rows()) < 5
@@ -175,9 +194,7 @@ def test_one_bar_shows_the_whole_run_and_only_grows(
     _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path))
     seen: list[tuple[int, int]] = []
     window.run_button.click()
-    window.current.worker.event.connect(
-        lambda _event: seen.append((window.status.bar.value(), window.status.bar.maximum()))
-    )
+    watch_events(window, lambda _event: seen.append((window.status.bar.value(), window.status.bar.maximum())))
     qtbot.waitUntil(lambda: not window.running, timeout=180_000)
     shares = [value / maximum for value, maximum in seen if maximum]
     assert shares == sorted(shares) and len(set(shares)) > 10
@@ -339,7 +356,7 @@ def test_many_prompts_at_once_show_the_papers_table_and_export_it(
     assert "(seed0, seed1)" in window.inputs.prompt.summary.text()
     stages: list[str] = []
     window.run_button.click()
-    window.current.worker.event.connect(lambda _event: stages.append(window.status.stage.text()))
+    watch_events(window, lambda _event: stages.append(window.status.stage.text()))
     qtbot.waitUntil(lambda: not window.running, timeout=180_000)
     assert dialogs == []
     assert any(text.startswith("Prompt 2 of 2 (seed1) · Scoring") for text in stages)

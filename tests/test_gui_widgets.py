@@ -306,7 +306,7 @@ def test_a_newly_registered_recycler_gets_its_widgets_job_settings_and_colour(
 def test_the_window_starts_at_the_job_defaults(qtbot, tmp_path: Path) -> None:
     inputs = InputsPanel(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), QThreadPool())
     qtbot.addWidget(inputs)
-    for name in ("eval_size", "batch_size", "offset", "num_words", "seed", "few_shot", "retune_steps"):
+    for name in ("eval_size", "batch_size", "offset", "num_words", "seed", "few_shot", "retune_steps", "teach_write"):
         assert getattr(inputs, name).value() == default_of(Job, name), name
         assert getattr(inputs, name).toolTip() == help_of(Job, name)
     assert inputs.dtype.currentText() == default_of(Job, "dtype")

@@ -597,6 +597,11 @@ class InputsPanel(QWidget):
         teaching = QHBoxLayout()
         teaching.addWidget(self.teach)
         teaching.addWidget(self.teach_steps)
+        self.teach_write = _setting_box("teach_write", 1, 100_000, step=32)
+        self.teach_write.setSuffix(" texts")
+        for widget in (self.teach_steps, self.teach_write):
+            widget.setEnabled(self.teach.isChecked())
+            self.teach.toggled.connect(widget.setEnabled)
         form.addRow("Device", self.device)
         form.addRow("Weights dtype", self.dtype)
         form.addRow("Seed", self.seed)
@@ -606,6 +611,7 @@ class InputsPanel(QWidget):
         form.addRow("Fit on words", self.num_words)
         form.addRow("Few-shot pick", self.few_shot)
         form.addRow("Teaching", teaching)
+        form.addRow("Texts to write", self.teach_write)
         return box
 
     def _summarise_sections(self) -> None:
@@ -626,9 +632,10 @@ class InputsPanel(QWidget):
 
         def run() -> str:
             few = f" · few-shot {self.few_shot.value()}" if self.few_shot.value() else ""
+            teach = f" · teaching {self.teach_steps.value()} steps" if self.teach.isChecked() else ""
             hub = " · Hub downloads on" if self.download.isChecked() else ""
             return (f"{self.device.currentText()} · {self.dtype.currentText()} · {self.eval_size.value()} test "
-                    f"examples{few}{hub}")
+                    f"examples{few}{teach}{hub}")
 
         summaries = {"baselines": baselines, "bound": bound, "run": run}
         for key, summary in summaries.items():
@@ -637,7 +644,7 @@ class InputsPanel(QWidget):
             *(check.toggled for check in (*self.baseline_checks.values(), *self.retune_checks.values())),
             self.target_prompt.changed, self.retune_steps.valueChanged, self.few_shot.valueChanged,
             self.eval_size.valueChanged, self.device.currentTextChanged, self.dtype.currentTextChanged,
-            self.download.toggled,
+            self.download.toggled, self.teach.toggled, self.teach_steps.valueChanged,
         ]
         for signal in changes:
             signal.connect(self._refresh_sections)
@@ -669,6 +676,7 @@ class InputsPanel(QWidget):
             offset=self.offset.value(), num_words=self.num_words.value() or None, eval_size=self.eval_size.value(),
             batch_size=self.batch_size.value(), target_prompt=self.target_prompt.path() or None,
             few_shot=self.few_shot.value(), teach_steps=self.teach_steps.value() if self.teach.isChecked() else 0,
+            teach_write=self.teach_write.value(),
             retune_steps=self.retune_steps.value(), retune_from=retune_from,
             retune_eval_every=self.retune_eval_every.value(), retune_eval_size=self.retune_eval_size.value(),
             device=self.device.currentText(), dtype=self.dtype.currentText(), seed=self.seed.value(),
@@ -709,6 +717,7 @@ class InputsPanel(QWidget):
         self.teach.setChecked(job.teach_steps > 0)
         if job.teach_steps:
             self.teach_steps.setValue(job.teach_steps)
+        self.teach_write.setValue(job.teach_write)
 
 
 ParameterWidget = QComboBox | QSpinBox | QDoubleSpinBox

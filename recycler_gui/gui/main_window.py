@@ -330,7 +330,7 @@ class MainWindow(QMainWindow):
             return
         row = self.table.selected_row()
         if row is None or row.prompt is None or report.path is None:
-            QMessageBox.information(self, APP_TITLE, "Select a recycled or re-tuned prompt in the table first.")
+            QMessageBox.information(self, APP_TITLE, "Select a recycled, taught or re-tuned prompt in the table first.")
             return
         source = Path(report.path) / row.prompt
         path, chosen = QFileDialog.getSaveFileName(

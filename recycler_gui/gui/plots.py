@@ -1,4 +1,5 @@
-"""Live plots of a comparison run: accuracy per row, re-tuning curves on the target and the recyclers' fit losses.
+"""Live plots of a comparison run: accuracy per row, re-tuning and teaching curves on the target and the recyclers'
+fit losses.
 
 Rows (``Result`` events) and curve points (``Point`` events) arrive while a run goes; ``show_report`` rebuilds the same
 plots from a stored report. Each plot keeps its legend in a column of its own beside the data, so a legend never
@@ -23,12 +24,15 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
 from PySide6.QtWidgets import QGraphicsView, QGridLayout, QSizePolicy, QWidget
 
 from ..core.errors import RecyclerError
-from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, START_SERIES, retune_start
+from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, START_SERIES, TEACH_SERIES, retune_start
 from ..core.report import SCRATCH, Report, Row, RowKind
 from ..core.transfer.recyclers import RECYCLERS
 
 EXPORT_NAMES = {"accuracy": "accuracy.png", "retuning": "retuning.png", "fit_loss": "fit-loss.png"}
-PLOTTED_SERIES = (RETUNE_SERIES, START_SERIES, FIT_LOSS_SERIES)
+TRAINING_SERIES = (RETUNE_SERIES, TEACH_SERIES, START_SERIES)
+"""The series drawn in the re-tuning plot: dev accuracy while re-tuning, agreement with the teacher while teaching,
+and the recycled prompts' dev accuracy at step 0."""
+PLOTTED_SERIES = (*TRAINING_SERIES, FIT_LOSS_SERIES)
 
 BASELINE_GREYS = ("#8c8c8c", "#b0b0b0", "#6a6a6a")
 KIND_COLOURS = {
@@ -50,6 +54,8 @@ EXPORT_SIZE = (900, 700)
 START_HEADING = "recycled, at step 0:"
 """The re-tuning legend's line above the recycled prompts' step-0 markers (each listed by its method's name)."""
 RETUNE_IDLE_TEXT = "No re-tuning in this run:\nset Re-tune steps under\nUpper bound and re-tuning."
+RETUNING_AXIS, TEACHING_AXIS = "dev accuracy (%)", "dev accuracy · agreement (%)"
+"""The re-tuning plot's y-axis title, without and with a teaching curve (agreement with the teacher, held-out texts)."""
 
 
 class ExportError(RecyclerError):
@@ -193,7 +199,8 @@ def plot_view() -> pg.GraphicsLayoutWidget:
 
 
 class PlotsPanel(QWidget):
-    """Three plots: accuracy per report row (bars), dev accuracy while re-tuning, and recycler fit loss."""
+    """Three plots: accuracy per report row (bars), dev accuracy while re-tuning (and agreement with the teacher while
+    teaching), and recycler fit loss."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -223,7 +230,7 @@ class PlotsPanel(QWidget):
         self.retuning_view = plot_view()
         self.retuning_plot = self.retuning_view.addPlot(row=0, col=0)
         self.retuning_plot.setLabel("bottom", "step")
-        self.retuning_plot.setLabel("left", "dev accuracy (%)")
+        self.retuning_plot.setLabel("left", RETUNING_AXIS)
         self.retuning_plot.getAxis("left").setTickSpacing(20, 10)
         self.retuning_plot.setMouseEnabled(x=False, y=False)
         self.retuning_plot.hideButtons()
@@ -264,7 +271,8 @@ class PlotsPanel(QWidget):
         self._draw_bars()
 
     def add_point(self, series: str, x: float, y: float) -> None:
-        """Add one point to a curve; series other than re-tuning, start accuracies and fit loss are ignored."""
+        """Add one point to a curve; series other than re-tuning, teaching, start accuracies and fit loss are
+        ignored."""
         if not series.startswith(PLOTTED_SERIES):
             return
         self._curves.setdefault(series, []).append((float(x), float(y)))
@@ -295,12 +303,13 @@ class PlotsPanel(QWidget):
                 self._draw_curve(series)
 
     def point_counts(self) -> dict[str, int]:
-        """How many bars and points each plot shows (re-tuning: the curves' points and the start markers)."""
+        """How many bars and points each plot shows (re-tuning: the re-tuning and teaching curves' points and the
+        start markers)."""
 
         def points(*prefixes: str) -> int:
             return sum(len(self._curve_points(s)[0]) for s in self._curves if s.startswith(prefixes))
 
-        return {"accuracy": len(self._rows), "retuning": points(RETUNE_SERIES, START_SERIES),
+        return {"accuracy": len(self._rows), "retuning": points(*TRAINING_SERIES),
                 "fit_loss": points(FIT_LOSS_SERIES)}
 
     def export_png(self, folder: Path) -> list[Path]:
@@ -470,6 +479,11 @@ class PlotsPanel(QWidget):
             item.setData(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, symbolBrush=colour,
                          symbolPen=None)
             self._fix_retuning_range()
+        elif series.startswith(TEACH_SERIES):
+            colour = KIND_COLOURS[RowKind.TAUGHT]
+            item.setData(xs, ys, pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine), symbol="d",
+                         symbolSize=7, symbolBrush=colour, symbolPen=None)
+            self._fix_retuning_range()
         elif series.startswith(START_SERIES):
             method = series.removeprefix(START_SERIES)
             item.setData(xs, ys, pen=None, symbol=method_symbol(method), symbolSize=11,
@@ -486,17 +500,22 @@ class PlotsPanel(QWidget):
                 item.setData(xs, ys, pen=pg.mkPen(colour, width=2), symbol=None)
 
     def _legend_name(self, series: str) -> str:
+        if series.startswith(TEACH_SERIES):
+            return f"taught {series.removeprefix(TEACH_SERIES)} (agreement)"  # e.g. taught from procrustes
         return series.removeprefix(START_SERIES).removeprefix(RETUNE_SERIES).removeprefix(FIT_LOSS_SERIES)
 
     def _start_heading_shown(self) -> bool:
         return any(label.text == START_HEADING for _, label in self.retuning_legend.items)
 
     def _fix_retuning_range(self) -> None:
-        """Dev accuracy on a fixed 0-100 % scale (small gaps are not blown up); steps from 0 to the last one."""
-        last = max((x for s, points in self._curves.items() if s.startswith(RETUNE_SERIES) for x, _ in points),
-                   default=0.0)
-        has_points = any(s.startswith((RETUNE_SERIES, START_SERIES)) for s in self._curves)
-        self.retuning_idle.setVisible(not has_points)
+        """Dev accuracy (and agreement) on a fixed 0-100 % scale (small gaps are not blown up); steps from 0 to the
+        last one of any curve."""
+        curves = (RETUNE_SERIES, TEACH_SERIES)
+        last = max((x for s, points in self._curves.items() if s.startswith(curves) for x, _ in points), default=0.0)
+        self.retuning_idle.setVisible(not any(s.startswith(TRAINING_SERIES) for s in self._curves))
+        axis = TEACHING_AXIS if any(s.startswith(TEACH_SERIES) for s in self._curves) else RETUNING_AXIS
+        if self.retuning_plot.getAxis("left").labelText != axis:
+            self.retuning_plot.setLabel("left", axis)
         right = last if last > 0 else 100.0
         self.retuning_plot.setRange(xRange=(0, right), yRange=(0, 100), padding=0.04)
 

@@ -350,7 +350,7 @@ class _Run:
         folder = stored(result.prompt, "taught")
         if training.cancelled:
             self.emit(Log(f"cancelled while teaching: the best prompt so far (step {training.best_step}, agreement "
-                          f"{training.best_value:.3f}) is stored in {folder}"))
+                          f"{training.best_value:.3f}) is stored in {self.folder.path / folder}"))
             raise Cancelled("cancelled", "finished results were kept")
         self.emit(Log(f"taught on {answers.origin}: best agreement with the teacher {training.best_value:.3f} at "
                       f"step {training.best_step}"))
