@@ -3,6 +3,7 @@ curve, export the taught prompt, cancel while it is taught, follow the bar."""
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -11,11 +12,14 @@ import test_gui
 import torch
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from test_gui import _fill, _run_and_wait, watch_events
-from tiny_models import write_toy_task
+from tiny_models import SENTENCES, write_toy_task
 
-from recycler_gui.core.events import Point, teach_series
+from recycler_gui.core.events import Point, Stage, teach_series
+from recycler_gui.core.fields import help_of
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
 from recycler_gui.core.report import COLUMNS, RowKind
+from recycler_gui.core.runs.pipeline import Job
+from recycler_gui.core.runs.store import list_runs
 from recycler_gui.core.transfer.recyclers import RECOMMENDED
 from recycler_gui.gui.main_window import MainWindow
 
@@ -157,18 +161,87 @@ def test_the_bar_only_grows_through_writing_answering_teaching_and_scoring_the_t
     assert window.status.bar.value() == window.status.bar.maximum() and window.status.stage.text() == "Finished."
 
 
-def test_the_teaching_settings_follow_the_checkbox_and_survive_the_job_round_trip(window: MainWindow) -> None:
+def test_the_teaching_settings_follow_the_checkbox_and_survive_the_job_round_trip(
+    window: MainWindow, tmp_path: Path
+) -> None:
     inputs = window.inputs
-    assert not inputs.teach.isChecked() and not inputs.teach_write.isEnabled()
+    teaching = (inputs.teach_steps, inputs.teach_texts, inputs.teach_texts_column, inputs.teach_write)
+    assert not inputs.teach.isChecked() and not any(widget.isEnabled() for widget in teaching)
+    assert inputs.teach_texts.toolTip() == help_of(Job, "teach_texts")
+    assert inputs.teach_texts_column.toolTip() == help_of(Job, "teach_texts_column")
     inputs.teach.setChecked(True)
     inputs.teach_steps.setValue(7)
     inputs.teach_write.setValue(48)
-    assert inputs.teach_write.isEnabled() and "teaching 7 steps" in inputs.sections["run"].header.toolTip()
+    assert inputs.teach_write.isEnabled() and inputs.teach_texts.isEnabled()
+    assert not inputs.teach_texts_column.isEnabled()  # no table named: no column to name
+    assert "teaching 7 steps" in inputs.sections["run"].header.toolTip()
     for picker, path in ((inputs.source.picker, "s"), (inputs.target.picker, "t"), (inputs.prompt.picker, "p")):
         picker.edit.setText(path)
     job = inputs.job()
-    assert (job.teach_steps, job.teach_write) == (7, 48)
+    assert (job.teach_steps, job.teach_write, job.teach_texts, job.teach_texts_column) == (7, 48, None, None)
+
+    texts = tmp_path / "reviews.jsonl"
+    inputs.teach_texts.set_path(str(texts))
+    inputs.teach_texts_column.setText("sentence")
+    assert inputs.teach_texts_column.isEnabled() and not inputs.teach_write.isEnabled()  # none written: the file's
+    assert "teaching 7 steps on reviews.jsonl" in inputs.sections["run"].header.toolTip()
+    job = inputs.job()
+    assert (job.teach_texts, job.teach_texts_column) == (str(texts), "sentence")
     inputs.teach.setChecked(False)
+    assert inputs.job().teach_texts is None  # no teaching, no texts to teach on in the job
+    inputs.teach_texts.set_path("")
+    inputs.teach_texts_column.setText("")
     inputs.teach_write.setValue(256)
     inputs.set_job(job)
     assert inputs.teach.isChecked() and inputs.teach_steps.value() == 7 and inputs.teach_write.value() == 48
+    assert inputs.teach_texts.path() == str(texts) and inputs.teach_texts_column.text() == "sentence"
+    assert inputs.job() == job
+
+
+def test_teaching_on_a_column_of_the_users_file_writes_nothing_and_names_the_file(
+    window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str],
+) -> None:
+    texts = tmp_path / "my-texts.csv"
+    with texts.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([("id", "sentence"), *enumerate(SENTENCES)])
+    _fill_teaching(window, tiny_llama, tiny_gemma, tmp_path, steps=2, write=16)
+    window.inputs.teach_texts.set_path(str(texts))
+    window.inputs.teach_texts_column.setText("sentence")
+    stages: list[str] = []
+    window.run_button.click()
+    watch_events(window, lambda event: stages.append(event.name) if isinstance(event, Stage) else None)
+    qtbot.waitUntil(lambda: not window.running, timeout=180_000)
+    assert dialogs == [] and window.report.status == "finished"
+    assert f"teacher: {len(SENTENCES)} texts from {texts};" in window.log.toPlainText()
+    assert not any(name.startswith("writing") for name in stages)
+    assert [row.name for row in window.report.of_kind(RowKind.TAUGHT)] == [TAUGHT]
+    assert (window.report.job["teach_texts"], window.report.job["teach_texts_column"]) == (str(texts), "sentence")
+    before = texts.read_bytes()
+    window.export_report_to(texts)  # the texts are one of the run's inputs: never written over
+    assert texts.read_bytes() == before and dialogs[0].startswith(f"Refusing to write {texts}")
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "wrong column"])
+def test_a_bad_texts_file_is_one_dialog_before_any_model_work(
+    case: str, window: MainWindow, qtbot, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, dialogs: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from recycler_gui.core.runs import pipeline
+
+    fetched: list[str] = []
+    monkeypatch.setattr(pipeline, "fetch_if_zoo_model", lambda reference, *_: fetched.append(reference))
+    files = {"missing": tmp_path / "missing.txt", "empty": tmp_path / "empty.txt", "wrong column": tmp_path / "t.csv"}
+    files["empty"].write_text("\n  \n", encoding="utf-8")
+    files["wrong column"].write_text("review,stars\ngood fun,pos\n", encoding="utf-8")
+    expected = {
+        "missing": f"No such file of texts: {files['missing']}. Check the path.",
+        "empty": "Empty.txt holds no texts. Give one text per line, or a column of texts.",
+        "wrong column": "T.csv has no column 'sentence'; its columns are 'review', 'stars'.",
+    }
+    _fill_teaching(window, tiny_llama, tiny_gemma, tmp_path, steps=2, write=16)
+    window.inputs.teach_texts.set_path(str(files[case]))
+    window.inputs.teach_texts_column.setText("sentence")
+    _run_and_wait(window, qtbot)
+    assert len(dialogs) == 1 and dialogs[0].startswith(expected[case])
+    assert fetched == [] and list_runs() == []  # no model fetched or read, no run stored
+    assert window.status.stage.text() == "Failed." and window.report is None

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from ..core.data.catalog import load_task
 from ..core.data.movie_reviews import MOVIE_REVIEWS, fetch_movie_reviews, movie_reviews_path
-from ..core.data.tasks import escape_template, unescape_template
+from ..core.data.tasks import escape_template, table_kind, unescape_template
 from ..core.evaluation.baselines import BASELINES
 from ..core.evaluation.few_shot import MAX_SHOTS
 from ..core.fields import default_of, help_of
@@ -514,7 +514,7 @@ class InputsPanel(QWidget):
         self.sections = {
             "baselines": CollapsibleSection("Baselines on the target", self._baselines_box(), settings, "baselines"),
             "bound": CollapsibleSection("Upper bound and re-tuning", self._retune_box(settings), settings, "bound"),
-            "run": CollapsibleSection("Run settings", self._settings_box(), settings, "run"),
+            "run": CollapsibleSection("Run settings", self._settings_box(settings), settings, "run"),
         }
         for section in self.sections.values():
             layout.addWidget(section)
@@ -572,7 +572,7 @@ class InputsPanel(QWidget):
         form.addRow("Dev examples", self.retune_eval_size)
         return box
 
-    def _settings_box(self) -> QWidget:
+    def _settings_box(self, settings: QSettings) -> QWidget:
         box = QWidget()
         form = QFormLayout(box)
         form.setContentsMargins(0, 0, 0, 0)
@@ -588,6 +588,20 @@ class InputsPanel(QWidget):
         self.num_words = _setting_box("num_words", 0, 1_000_000, step=500, off="all")
         self.few_shot = _setting_box("few_shot", 0, MAX_SHOTS, off="off (data-free only)")
         form.addRow("Models", self.download)
+        form.addRow("Device", self.device)
+        form.addRow("Weights dtype", self.dtype)
+        form.addRow("Seed", self.seed)
+        form.addRow("Evaluation size", self.eval_size)
+        form.addRow("Batch size", self.batch_size)
+        form.addRow("Skip most frequent words", self.offset)
+        form.addRow("Fit on words", self.num_words)
+        form.addRow("Few-shot pick", self.few_shot)
+        self._teaching_rows(form, settings)
+        return box
+
+    def _teaching_rows(self, form: QFormLayout, settings: QSettings) -> None:
+        """Teaching: on or off and its steps; the texts to teach on, from a file (a column of a table) or written by
+        the source model (how many). Only what applies is enabled."""
         self.teach = QCheckBox("teach with the source model", checked=default_of(Job, "teach_steps") > 0)
         self.teach.setToolTip(help_of(Job, "teach_steps"))
         self.teach_steps = QSpinBox(minimum=1, maximum=100_000, singleStep=10,
@@ -597,22 +611,30 @@ class InputsPanel(QWidget):
         teaching = QHBoxLayout()
         teaching.addWidget(self.teach)
         teaching.addWidget(self.teach_steps)
+        self.teach_texts = PathPicker("optional: empty, the source model writes them", settings, "teach_texts")
+        self.teach_texts.add_file_choice(
+            "Texts file…", "Texts to teach on: one per line, or a column of a CSV, TSV or JSON Lines file",
+            "Texts (*.txt *.csv *.tsv *.jsonl);;All files (*)",
+        )
+        self.teach_texts.setToolTip(help_of(Job, "teach_texts"))
+        self.teach_texts_column = QLineEdit(placeholderText="text")
+        self.teach_texts_column.setToolTip(help_of(Job, "teach_texts_column"))
         self.teach_write = _setting_box("teach_write", 1, 100_000, step=32)
         self.teach_write.setSuffix(" texts")
-        for widget in (self.teach_steps, self.teach_write):
-            widget.setEnabled(self.teach.isChecked())
-            self.teach.toggled.connect(widget.setEnabled)
-        form.addRow("Device", self.device)
-        form.addRow("Weights dtype", self.dtype)
-        form.addRow("Seed", self.seed)
-        form.addRow("Evaluation size", self.eval_size)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Skip most frequent words", self.offset)
-        form.addRow("Fit on words", self.num_words)
-        form.addRow("Few-shot pick", self.few_shot)
         form.addRow("Teaching", teaching)
+        form.addRow("Texts to teach on", self.teach_texts)
+        form.addRow("Texts column", self.teach_texts_column)
         form.addRow("Texts to write", self.teach_write)
-        return box
+        self.teach.toggled.connect(self._enable_teaching)
+        self.teach_texts.edit.textChanged.connect(self._enable_teaching)
+        self._enable_teaching()
+
+    def _enable_teaching(self, *_: Any) -> None:
+        teaching, texts = self.teach.isChecked(), self.teach_texts.path()
+        self.teach_steps.setEnabled(teaching)
+        self.teach_texts.setEnabled(teaching)
+        self.teach_texts_column.setEnabled(teaching and table_kind(Path(texts)) is not None)
+        self.teach_write.setEnabled(teaching and not texts)
 
     def _summarise_sections(self) -> None:
         """Folded sections say what they are set to, and follow every change."""
@@ -632,7 +654,9 @@ class InputsPanel(QWidget):
 
         def run() -> str:
             few = f" · few-shot {self.few_shot.value()}" if self.few_shot.value() else ""
-            teach = f" · teaching {self.teach_steps.value()} steps" if self.teach.isChecked() else ""
+            texts = Path(self.teach_texts.path()).name
+            on = f" on {texts}" if texts else ""
+            teach = f" · teaching {self.teach_steps.value()} steps{on}" if self.teach.isChecked() else ""
             hub = " · Hub downloads on" if self.download.isChecked() else ""
             return (f"{self.device.currentText()} · {self.dtype.currentText()} · {self.eval_size.value()} test "
                     f"examples{few}{teach}{hub}")
@@ -644,7 +668,7 @@ class InputsPanel(QWidget):
             *(check.toggled for check in (*self.baseline_checks.values(), *self.retune_checks.values())),
             self.target_prompt.changed, self.retune_steps.valueChanged, self.few_shot.valueChanged,
             self.eval_size.valueChanged, self.device.currentTextChanged, self.dtype.currentTextChanged,
-            self.download.toggled, self.teach.toggled, self.teach_steps.valueChanged,
+            self.download.toggled, self.teach.toggled, self.teach_steps.valueChanged, self.teach_texts.changed,
         ]
         for signal in changes:
             signal.connect(self._refresh_sections)
@@ -670,12 +694,16 @@ class InputsPanel(QWidget):
             if value != RECYCLERS[name].defaults[parameter]:
                 params[name] = {parameter: value}
         retune_from = [start for start, check in self.retune_checks.items() if check.isChecked()]
+        teaching = self.teach.isChecked()
+        texts = (self.teach_texts.path() if teaching else "") or None
+        column = (self.teach_texts_column.text().strip() if texts else "") or None
         return Job(
             source=self.source.reference(), target=self.target.reference(), prompt=self.prompt.path(),
             **self.task.options(), methods=methods, method_params=params, baselines=baselines,
             offset=self.offset.value(), num_words=self.num_words.value() or None, eval_size=self.eval_size.value(),
             batch_size=self.batch_size.value(), target_prompt=self.target_prompt.path() or None,
-            few_shot=self.few_shot.value(), teach_steps=self.teach_steps.value() if self.teach.isChecked() else 0,
+            few_shot=self.few_shot.value(), teach_steps=self.teach_steps.value() if teaching else 0,
+            teach_texts=texts, teach_texts_column=column,
             teach_write=self.teach_write.value(),
             retune_steps=self.retune_steps.value(), retune_from=retune_from,
             retune_eval_every=self.retune_eval_every.value(), retune_eval_size=self.retune_eval_size.value(),
@@ -718,6 +746,8 @@ class InputsPanel(QWidget):
         if job.teach_steps:
             self.teach_steps.setValue(job.teach_steps)
         self.teach_write.setValue(job.teach_write)
+        self.teach_texts.edit.setText(job.teach_texts or "")
+        self.teach_texts_column.setText(job.teach_texts_column or "")
 
 
 ParameterWidget = QComboBox | QSpinBox | QDoubleSpinBox

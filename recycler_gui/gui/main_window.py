@@ -367,7 +367,8 @@ class MainWindow(QMainWindow):
         """Write the report as JSON or CSV (by suffix), never over one of the run's inputs; errors become dialogs."""
         text = self.report.to_json() if path.suffix.lower() == ".json" else self.report.to_csv()
         job = self.report.job
-        inputs = [Path(job[key]) for key in ("source", "target", "prompt", "task", "target_prompt") if job.get(key)]
+        inputs = [Path(job[key]) for key in ("source", "target", "prompt", "task", "target_prompt", "teach_texts")
+                  if job.get(key)]
         try:
             ensure_not_input(path, inputs)
             write_text_atomic(path, text)

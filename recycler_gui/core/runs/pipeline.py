@@ -207,6 +207,8 @@ class _Run:
         methods = resolve_methods(job.methods)
         baselines = resolve_baselines(job.baselines)
         prompt = read_prompt(job.prompt, key=job.prompt_key)
+        if job.teach_steps and job.teach_texts:
+            read_texts_file(job.teach_texts, job.teach_texts_column)  # a bad file fails before any model is fetched
         for reference in (job.source, job.target):
             fetch_if_zoo_model(reference, self.emit, self.cancel)
         source, target = (open_checkpoint(reference, download=job.download, events=self.emit, cancel=self.cancel)
@@ -217,8 +219,6 @@ class _Run:
             tuned_on_target = read_prompt(job.target_prompt)
             check_prompt_fits_source(tuned_on_target, target, role="target")
         task = job.load_task()
-        if job.teach_steps and job.teach_texts:
-            read_texts_file(job.teach_texts, job.teach_texts_column)  # a bad file fails before any model work
         self.folder = RunFolder.create(job.as_dict())
         self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
         self.report.task = task.describe()
