@@ -588,6 +588,7 @@ class InputsPanel(QWidget):
         self.num_words = _setting_box("num_words", 0, 1_000_000, step=500, off="all")
         self.few_shot = _setting_box("few_shot", 0, MAX_SHOTS, off="off (data-free only)")
         form.addRow("Models", self.download)
+        teaching = self._teaching_widgets(settings)
         form.addRow("Device", self.device)
         form.addRow("Weights dtype", self.dtype)
         form.addRow("Seed", self.seed)
@@ -596,12 +597,15 @@ class InputsPanel(QWidget):
         form.addRow("Skip most frequent words", self.offset)
         form.addRow("Fit on words", self.num_words)
         form.addRow("Few-shot pick", self.few_shot)
-        self._teaching_rows(form, settings)
+        form.addRow("Teaching", teaching)
+        form.addRow("Texts to teach on", self.teach_texts)
+        form.addRow("Texts column", self.teach_texts_column)
+        form.addRow("Texts to write", self.teach_write)
         return box
 
-    def _teaching_rows(self, form: QFormLayout, settings: QSettings) -> None:
-        """Teaching: on or off and its steps; the texts to teach on, from a file (a column of a table) or written by
-        the source model (how many). Only what applies is enabled."""
+    def _teaching_widgets(self, settings: QSettings) -> QHBoxLayout:
+        """Teaching: on or off and its steps (the layout returned); the texts to teach on, from a file (a column of a
+        table) or written by the source model (how many). Only what applies is enabled."""
         self.teach = QCheckBox("teach with the source model", checked=default_of(Job, "teach_steps") > 0)
         self.teach.setToolTip(help_of(Job, "teach_steps"))
         self.teach_steps = QSpinBox(minimum=1, maximum=100_000, singleStep=10,
@@ -621,13 +625,10 @@ class InputsPanel(QWidget):
         self.teach_texts_column.setToolTip(help_of(Job, "teach_texts_column"))
         self.teach_write = _setting_box("teach_write", 1, 100_000, step=32)
         self.teach_write.setSuffix(" texts")
-        form.addRow("Teaching", teaching)
-        form.addRow("Texts to teach on", self.teach_texts)
-        form.addRow("Texts column", self.teach_texts_column)
-        form.addRow("Texts to write", self.teach_write)
         self.teach.toggled.connect(self._enable_teaching)
         self.teach_texts.edit.textChanged.connect(self._enable_teaching)
         self._enable_teaching()
+        return teaching
 
     def _enable_teaching(self, *_: Any) -> None:
         teaching, texts = self.teach.isChecked(), self.teach_texts.path()
