@@ -248,7 +248,8 @@ def read_texts_file(path: Path | str, column: str | None = None) -> list[str]:
         if column not in columns:
             raise TeachingTextsError(
                 f"{path.name} has no column {column!r}; its columns are {', '.join(map(repr, columns)) or '(none)'}",
-                "name the column that holds the texts (--teach-text-column)",
+                "name the column that holds the texts (compare --teach-texts-column, teach --texts-column, or the "
+                "window's Texts column)",
             )
         lines = [row[column] for _, row in rows if isinstance(row.get(column), str)]
     texts = list(dict.fromkeys(" ".join(line.split()) for line in lines if line.strip()))
