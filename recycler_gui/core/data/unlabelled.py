@@ -8,7 +8,9 @@ begin, at a line break, or at the token limit (then cut back to its last finishe
 text is written after a line naming a label word in turn, in the template's own words (``Sentiment: negative`` then
 ``Review: The film``): left alone, the writers' texts lean to one label or to none (mostly neutral or off-topic), and
 a student taught on those learns the teacher's label bias more than its skill. The hint only steers the writer; the
-teacher still labels every text. Texts are seeded, length-limited, de-duplicated and cached under the user cache per
+teacher still labels every text. It is on by default: in bench/teaching_sweep.py (demo pair, both directions, two
+source prompts each) it balanced the teacher's answers and raised the taught prompt's mean test accuracy in both
+directions (docs/BENCHMARKS.md). Texts are seeded, length-limited, de-duplicated and cached under the user cache per
 model, template and settings, so a second run reads them. A user file gives texts one per line (``.txt``) or as a
 column of a CSV, TSV or JSON Lines file; only that column is read.
 """
@@ -59,7 +61,7 @@ class WritingSettings:
     batch_size: int = setting(32, "texts written at once")
     seed: int = setting(0, "seed for the openers and the sampling")
     label_hint: bool = setting(
-        False, "write each text after a line that names one label word in turn ('Sentiment: negative'), so texts of "
+        True, "write each text after a line that names one label word in turn ('Sentiment: negative'), so texts of "
                "every label are written; the word only steers the writer, it is never the text's label"
     )
 
