@@ -15,10 +15,12 @@ import torch
 from tiny_models import write_toy_task
 
 from recycler_gui.cli import main
+from recycler_gui.core.data.unlabelled import WritingSettings
 from recycler_gui.core.errors import RecyclerError
 from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
 from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.runs.store import list_runs
+from recycler_gui.core.runs.teach_job import TeachJob
 from recycler_gui.core.runs.tune_job import TuneJob
 from recycler_gui.core.training.tuning import TuningSettings
 from recycler_gui.core.transfer.vocab import VocabSettings
@@ -153,6 +155,10 @@ def test_a_toml_job_naming_one_method_as_text_is_told_to_make_it_a_list(
         (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(steps=True)), "steps is True"),
         (lambda: TuneJob(model="m", out="o", format="onnx"), "unknown output format 'onnx'"),
         (lambda: VocabSettings(offset=2.5), "offset is 2.5, a number, not a whole number"),
+        (lambda: Job(source="s", target="t", prompt="p", teach_steps=5, teach_write=3),
+         "teach_write (--teach-write, texts: a quarter is held out to pick the best prompt) must be 4 or more"),
+        (lambda: TeachJob(source="s", target="t", prompt="p", out="o", writing=WritingSettings(count=3)),
+         "3 texts to write are too few to teach on"),
     ],
 )
 def test_every_settings_class_checks_types_and_ranges(settings, message: str) -> None:
@@ -163,4 +169,5 @@ def test_every_settings_class_checks_types_and_ranges(settings, message: str) ->
 def test_the_defaults_pass_the_checks() -> None:
     Job(source="s", target="t", prompt="p", device="cpu").check()
     TuneJob(model="m", out="o", device="cpu").check()
+    TeachJob(source="s", target="t", prompt="p", out="o", device="cpu").check()
     VocabSettings().check()

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from ..core.data.catalog import load_task
 from ..core.data.movie_reviews import MOVIE_REVIEWS, fetch_movie_reviews, movie_reviews_path
-from ..core.data.tasks import escape_template, table_kind, unescape_template
+from ..core.data.tasks import TEXT_COLUMN, escape_template, table_kind, unescape_template
 from ..core.evaluation.baselines import BASELINES
 from ..core.evaluation.few_shot import MAX_SHOTS
 from ..core.fields import default_of, help_of
@@ -43,7 +43,7 @@ from ..core.models.hub import downloads_allowed
 from ..core.report import SCRATCH, RowKind
 from ..core.runs.batch import expand_prompts, prompt_labels
 from ..core.runs.pipeline import Job, JobError
-from ..core.training.teaching import TeachingSettings
+from ..core.training.teaching import MIN_TEXTS, TeachingSettings
 from ..core.transfer.recyclers import NORM_MODES, RECOMMENDED, RECYCLERS
 from .errors import show_error
 from .sections import CollapsibleSection
@@ -387,7 +387,7 @@ class TaskPicker(QGroupBox):
         self.fetch.clicked.connect(self._fetch)
         self.file = PathPicker("a .csv, .tsv or .jsonl file", settings, "task")
         self.file.add_file_choice("Task file…", "Task: a labelled file", "Tasks (*.csv *.tsv *.jsonl);;All files (*)")
-        self.text_column = QLineEdit(placeholderText="text")
+        self.text_column = QLineEdit(placeholderText=TEXT_COLUMN)
         self.label_column = QLineEdit(placeholderText="label")
         self.label_words = QLineEdit(placeholderText="e.g. negative,positive or neg=bad,pos=good")
         self.template = QLineEdit(placeholderText="e.g. Review: {text}\\nSentiment:")
@@ -621,9 +621,9 @@ class InputsPanel(QWidget):
             "Texts (*.txt *.csv *.tsv *.jsonl);;All files (*)",
         )
         self.teach_texts.setToolTip(help_of(Job, "teach_texts"))
-        self.teach_texts_column = QLineEdit(placeholderText="text")
+        self.teach_texts_column = QLineEdit(placeholderText=TEXT_COLUMN)
         self.teach_texts_column.setToolTip(help_of(Job, "teach_texts_column"))
-        self.teach_write = _setting_box("teach_write", 1, 100_000, step=32)
+        self.teach_write = _setting_box("teach_write", MIN_TEXTS, 100_000, step=32)
         self.teach_write.setSuffix(" texts")
         self.teach.toggled.connect(self._enable_teaching)
         self.teach_texts.edit.textChanged.connect(self._enable_teaching)

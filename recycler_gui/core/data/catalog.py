@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .movie_reviews import MOVIE_REVIEWS, movie_reviews
-from .tasks import DEFAULT_TEMPLATE, TASK_FILE_SUFFIXES, LabelWords, Task, TaskError, load_task_file
+from .tasks import DEFAULT_TEMPLATE, TASK_FILE_SUFFIXES, TEXT_COLUMN, LabelWords, Task, TaskError, load_task_file
 
 BUILTIN_TASKS: dict[str, Callable[[int], Task]] = {MOVIE_REVIEWS: movie_reviews}
 """Built-in tasks by name: each makes its task from a split seed."""
@@ -47,7 +47,7 @@ def load_task(
         )
     return load_task_file(
         path,
-        text_column=text_column or "text",
+        text_column=text_column or TEXT_COLUMN,
         label_column=label_column or "label",
         label_words=label_words,
         template=DEFAULT_TEMPLATE if template is None else template,

@@ -30,6 +30,8 @@ SPLITS = ("train", "dev", "test")
 TEXT_SLOT = "{text}"
 DEFAULT_TEMPLATE = "Input: {text}\nLabel:"
 """Template of a task file when none is given."""
+TEXT_COLUMN = "text"
+"""The column of a table (task file or file of texts) that holds the texts when none is named."""
 
 _FILE_KINDS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json-lines": "jsonl"}
 TASK_FILE_SUFFIXES = tuple(_FILE_KINDS)
@@ -279,7 +281,7 @@ def label_order(values: Iterable[str]) -> list[str]:
 def load_task_file(
     path: Path | str,
     *,
-    text_column: str = "text",
+    text_column: str = TEXT_COLUMN,
     label_column: str = "label",
     label_words: LabelWords | None = None,
     template: str = DEFAULT_TEMPLATE,

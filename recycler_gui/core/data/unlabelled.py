@@ -33,7 +33,7 @@ from ..events import CancelToken, EventSink, Progress, Stage, ignore_events
 from ..fields import at_least, check_types, setting
 from ..models.checkpoints import ENCODER_DECODER, Checkpoint
 from ..storage import cache_dir, write_text_atomic
-from .tasks import TEXT_SLOT, Task, TaskError, read_table_rows, read_utf8, table_kind
+from .tasks import TEXT_COLUMN, TEXT_SLOT, Task, TaskError, read_table_rows, read_utf8, table_kind
 
 OPENERS = (
     "The", "This", "I", "It", "A", "What", "My", "There", "If", "After", "One", "Even", "As", "Not", "An", "In",
@@ -242,7 +242,7 @@ def read_texts_file(path: Path | str, column: str | None = None) -> list[str]:
     if kind is None:
         lines = read_utf8(path, "save the file as UTF-8").splitlines()
     else:
-        column = column or "text"
+        column = column or TEXT_COLUMN
         try:
             columns, rows = read_table_rows(path, kind)
         except TaskError as error:

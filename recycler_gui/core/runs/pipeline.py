@@ -45,7 +45,7 @@ from ..models.zoo import fetch_if_zoo_model
 from ..prompts.formats import SoftPrompt, read_prompt
 from ..report import CANCELLED, FINISHED, RETUNE_STARTS, SCRATCH, HeadStart, Report, Row, RowKind
 from ..storage import read_error
-from ..training.teaching import TeachingSettings, teach
+from ..training.teaching import MIN_TEXTS, TeachingSettings, teach
 from ..training.tuning import TuningSettings, dev_accuracy, tune
 from ..transfer.recyclers import RECOMMENDED, recycler_class
 from ..transfer.recycling import Recycled, check_prompt_fits_source, recycle, resolve_methods
@@ -166,7 +166,7 @@ class Job(RunSettings):
         for method, params in self.method_params.items():
             recycler_class(method)(seed=self.seed, **params)  # checks each parameter's name and type
         at_least(self, "teach_steps", 0)
-        at_least(self, "teach_write", 1)
+        at_least(self, "teach_write", MIN_TEXTS, "texts: a quarter is held out to pick the best prompt")
 
     def vocabulary(self) -> VocabSettings:
         """Which shared words the recyclers fit on."""

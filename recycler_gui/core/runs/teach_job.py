@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..data.tasks import Task
+from ..data.tasks import TEXT_COLUMN, Task
 from ..data.unlabelled import TeachingTextsError, WritingSettings, read_texts_file, writer_for, written_texts
 from ..evaluation.calibration import calibrated_accuracy, content_free_bias
 from ..evaluation.scoring import Metrics, Scorer, classification_metrics
@@ -31,7 +31,7 @@ from ..fields import at_least, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..prompts.formats import FORMATS, SoftPrompt, read_prompt, write_prompt, written_by_us
 from ..storage import guard_outputs
-from ..training.teaching import TeachingResult, TeachingSettings, teach, teacher_distribution
+from ..training.teaching import MIN_TEXTS, TeachingResult, TeachingSettings, teach, teacher_distribution
 from ..transfer.recyclers import RECOMMENDED
 from ..transfer.recycling import check_prompt_fits_source, recycle
 from ..transfer.vocab import VocabSettings
@@ -47,7 +47,9 @@ class TeachSource:
     Lines file), else written by a model (``writing``)."""
 
     texts: str | None = setting(None, "file of unlabelled texts to teach on (one per line, or a column of a table)")
-    texts_column: str | None = setting(None, "the column of --teach-texts that holds the texts (tables; default text)")
+    texts_column: str | None = setting(
+        None, f"the column of --teach-texts that holds the texts (tables; default {TEXT_COLUMN})"
+    )
     writing: WritingSettings = setting(factory=WritingSettings, help="how many texts a model writes, and how")
 
 
@@ -131,6 +133,9 @@ class TeachJob(RunSettings, TeachSource):
         self.writing.check()
         self.vocabulary().check()
         at_least(self, "test_size", 0)
+        if not self.texts and self.writing.count < MIN_TEXTS:
+            raise JobError(f"{self.writing.count} texts to write are too few to teach on (a quarter is held out)",
+                           f"write {MIN_TEXTS} or more (--write)")
         if self.format not in FORMATS:
             raise JobError(f"unknown output format {self.format!r}", f"choose one of {', '.join(FORMATS)}")
 

@@ -22,6 +22,9 @@ from ..fields import at_least, setting
 from ..prompts.formats import PromptMeta, SoftPrompt
 from .loop import LoopResult, StepSettings, TrainingSettingsError, train_rows
 
+MIN_TEXTS = 4
+"""The fewest texts to teach on: a quarter of them (at least one) is held out to pick the best prompt."""
+
 
 @dataclass(frozen=True)
 class TeachingSettings(StepSettings):
@@ -103,12 +106,12 @@ def teach(
     settings.check()
     if len(texts) != len(teacher):
         raise TrainingSettingsError(f"{len(texts)} texts but {len(teacher)} teacher answers", "score every text")
-    held_out = min(settings.held_out, len(texts) // 4)
-    if held_out < 1:
+    if len(texts) < MIN_TEXTS:
         raise TrainingSettingsError(
             f"{len(texts)} texts are too few to teach on and hold some out to pick the best prompt",
             "write or give more texts (a few hundred)",
         )
+    held_out = min(settings.held_out, len(texts) // 4)
     cancel = cancel or CancelToken()
     encoded = [scorer.input_ids(task.render(text)) for text in texts]
     train_count = len(texts) - held_out
