@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,11 @@ from tiny_models import write_toy_task
 from recycler_gui.core.events import CancelToken, Plan, PlannedStage, Progress, Result, Stage
 from recycler_gui.core.progress import RunProgress
 from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
-from recycler_gui.core.report import CANCELLED, FINISHED
+from recycler_gui.core.report import CANCELLED, FINISHED, RowKind
 from recycler_gui.core.runs.pipeline import Job, run
+from recycler_gui.core.runs.teach_job import TEACHER_STAGE
+from recycler_gui.core.transfer.recyclers import RECOMMENDED
+from recycler_gui.core.transfer.recycling import recycling_stage
 
 
 @pytest.fixture
@@ -99,3 +103,30 @@ def test_steps_outside_the_plan_belong_to_the_current_stage() -> None:
     assert progress.seconds_left() == pytest.approx((clock.now + 0.5 - 1.5) / 0.7 * 0.3, rel=0.2)
     progress.finish()
     assert progress.fraction == 1 and progress.seconds_left() == 0
+
+
+def test_teaching_from_an_unchosen_recommended_recycler_is_planned_and_adds_no_recycled_row(
+    demo_like_job: Job, tmp_path: Path
+) -> None:
+    """Teaching starts from the recommended recycler even when it is not ticked: it was fitted late, in stages the
+    plan did not list, and the teacher's stage was sized by --teach-write although a file of texts was given."""
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(f"a film I watched on day {day}" for day in range(20)) + "\n")
+    job = replace(demo_like_job, methods=["v2v-lin"], teach_texts=str(texts), few_shot=0, retune_steps=0)
+    progress = RunProgress(FakeClock())
+    plans: list[Plan] = []
+
+    def watch(event: object) -> None:
+        progress.update(event)
+        if isinstance(event, Plan):
+            plans.append(event)
+
+    report = run(job, events=watch)
+    assert report.status == FINISHED
+    assert len(progress.matched) == len(plans[0].stages)
+    costs = {stage.name: stage.cost for stage in plans[0].stages}
+    assert costs[TEACHER_STAGE] == 20.0
+    assert recycling_stage(RECOMMENDED) in costs
+    kinds = {row.name: row.kind for row in report.rows}
+    assert [name for name, kind in kinds.items() if kind == RowKind.RECYCLED] == ["v2v-lin"]
+    assert any(kind == RowKind.TAUGHT for kind in kinds.values())

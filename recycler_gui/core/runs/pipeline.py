@@ -57,6 +57,7 @@ from .plan import (
     SOURCE_WHAT,
     TARGET_PROMPT_WHAT,
     TAUGHT_WHAT,
+    fitted_methods,
     loading_stage,
     plan_run,
     random_seed_name,
@@ -207,8 +208,9 @@ class _Run:
         methods = resolve_methods(job.methods)
         baselines = resolve_baselines(job.baselines)
         prompt = read_prompt(job.prompt, key=job.prompt_key)
-        if job.teach_steps and job.teach_texts:
-            read_texts_file(job.teach_texts, job.teach_texts_column)  # a bad file fails before any model is fetched
+        given_texts = None
+        if job.teach_steps and job.teach_texts:  # a bad file fails before any model is fetched
+            given_texts = len(read_texts_file(job.teach_texts, job.teach_texts_column))
         for reference in (job.source, job.target):
             fetch_if_zoo_model(reference, self.emit, self.cancel)
         source, target = (open_checkpoint(reference, download=job.download, events=self.emit, cancel=self.cancel)
@@ -223,7 +225,7 @@ class _Run:
         self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
         self.report.task = task.describe()
         self.emit(Log(f"this run is stored in {self.folder.path}"))
-        self.emit(plan_run(job, methods, baselines, source.name, target.name))
+        self.emit(plan_run(job, methods, baselines, source.name, target.name, given_texts))
         started = time.perf_counter()
         with self.folder.heartbeat(self.report):
             self.folder.save_report(self.report)  # running, with its writer: a run killed from here on is interrupted
@@ -258,9 +260,11 @@ class _Run:
         """Recycle (embeddings only), then the source phase (teacher answers, the source prompt's row), then the
         target phase (baselines, recycled rows, teaching, re-tuning): each model loaded once."""
         recycled = recycle(
-            source, target, prompt, methods, vocabulary=job.vocabulary(), seed=job.seed,
+            source, target, prompt, fitted_methods(job, methods), vocabulary=job.vocabulary(), seed=job.seed,
             params=job.method_params, events=self.emit, cancel=self.cancel,
         )
+        rows = [item for item in recycled.recycled if item.method in methods]
+        teach_start = next((item for item in recycled.recycled if item.method == RECOMMENDED), None)
         self.report.vocabulary = recycled.vocabulary.as_dict()
         texts, gold = task.texts_and_labels("test", job.eval_size)
         self.report.gold = gold.tolist()
@@ -270,16 +274,16 @@ class _Run:
             gc.collect()  # the source model goes before the target model comes
         try:
             self._on_target(
-                job, source, target, prompt, task, baselines, recycled.recycled, tuned_on_target, answers, texts, gold
+                job, target, prompt, task, baselines, rows, teach_start, tuned_on_target, answers, texts, gold
             )
         finally:  # the source row reads last, as it always did, and is kept whatever happens on the target
             if source_row is not None:
                 self._add_row(source_row)
 
     def _on_target(
-        self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, task: Task, baselines: list[str],
-        recycled: list[Recycled], tuned_on_target: SoftPrompt | None, answers: TeacherAnswers | None,
-        texts: list[str], gold: torch.Tensor,
+        self, job: Job, target: Checkpoint, prompt: SoftPrompt, task: Task, baselines: list[str],
+        recycled: list[Recycled], teach_start: Recycled | None, tuned_on_target: SoftPrompt | None,
+        answers: TeacherAnswers | None, texts: list[str], gold: torch.Tensor,
     ) -> None:
         length = prompt.num_tokens
         self.emit(Stage(loading_stage(target.name)))
@@ -324,8 +328,8 @@ class _Run:
 
         if job.few_shot and recycled:
             self._few_shot(job, scorer, target.name, task, table, recycled, texts, gold, stored)
-        if answers is not None:
-            self._teach(job, source, target, prompt, scorer, task, recycled, answers, score, stored)
+        if answers is not None and teach_start is not None:
+            self._teach(job, scorer, task, teach_start, answers, score, stored)
         if tuned_on_target is not None:
             self._add_row(score(
                 RowKind.TARGET_PROMPT.label, RowKind.TARGET_PROMPT, tuned_on_target.encoder,
@@ -335,15 +339,10 @@ class _Run:
             self._retune(job, scorer, task, table, length, recycled, score, stored)
 
     def _teach(
-        self, job: Job, source: Checkpoint, target: Checkpoint, prompt: SoftPrompt, scorer: Scorer, task: Task,
-        recycled: list[Recycled], answers: TeacherAnswers, score: Callable[..., Row],
-        stored: Callable[[SoftPrompt, str], str],
+        self, job: Job, scorer: Scorer, task: Task, start: Recycled, answers: TeacherAnswers,
+        score: Callable[..., Row], stored: Callable[[SoftPrompt, str], str],
     ) -> None:
         """Teach from the recommended recycler's prompt; a cancel keeps the best prompt so far (stored, not scored)."""
-        start = next((item for item in recycled if item.method == RECOMMENDED), None)
-        if start is None:
-            start = recycle(source, target, prompt, [RECOMMENDED], vocabulary=job.vocabulary(),
-                            seed=job.seed, events=self.emit, cancel=self.cancel).recycled[0]
         result = teach(scorer, task, answers.texts, answers.distribution, start.prompt, job.teaching(),
                        series=teach_series(RECOMMENDED), events=self.emit, cancel=self.cancel)
         training = result.training

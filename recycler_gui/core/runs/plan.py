@@ -59,17 +59,26 @@ FEW_SHOT_WHAT = "the few-shot pick"
 SOURCE_WHAT = "the source prompt"
 
 
-def plan_run(job: Job, methods: list[str], baselines: list[str], source_name: str, target_name: str) -> Plan:
-    """The stages ``pipeline.run`` goes through for ``job``, in order, with their costs."""
+def fitted_methods(job: Job, methods: list[str]) -> list[str]:
+    """The recyclers a run fits: the chosen ones, and the recommended one when teaching starts from it unchosen."""
+    return [*methods, RECOMMENDED] if job.teach_steps and RECOMMENDED not in methods else methods
+
+
+def plan_run(
+    job: Job, methods: list[str], baselines: list[str], source_name: str, target_name: str,
+    given_texts: int | None = None,
+) -> Plan:
+    """The stages ``pipeline.run`` goes through for ``job``, in order, with their costs; ``given_texts``: how many
+    texts the user's file of texts to teach on holds (else the model writes ``job.teach_write``)."""
     scored = float(job.eval_size)
     stages = [PlannedStage(READING_STAGE, READ_COST)]
-    stages += [PlannedStage(recycling_stage(method), FIT_COST) for method in methods]
+    stages += [PlannedStage(recycling_stage(method), FIT_COST) for method in fitted_methods(job, methods)]
     if job.teach_steps or job.score_source:  # the source phase
         stages.append(PlannedStage(loading_stage(source_name), LOAD_COST))
         if job.teach_steps:
             if not job.teach_texts:
                 stages.append(PlannedStage(writing_stage(job.teach_write), WRITE_COST * job.teach_write))
-            stages.append(PlannedStage(TEACHER_STAGE, float(job.teach_write)))
+            stages.append(PlannedStage(TEACHER_STAGE, float(given_texts or job.teach_write)))
         if job.score_source:
             stages.append(PlannedStage(scoring_stage(SOURCE_WHAT, source_name), scored))
     stages.append(PlannedStage(loading_stage(target_name), LOAD_COST))
