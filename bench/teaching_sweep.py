@@ -12,7 +12,8 @@ every text set, for every source prompt), then the target model once (baselines,
 each setting on each source prompt). Every result is appended to bench/results/teaching_sweep.jsonl at once: test
 accuracy, AUC and calibrated accuracy of the taught prompt on the first ``--eval-size`` test examples, of its start and
 of the no-prompt baseline, the agreement curve, the watched dev-accuracy curve (100 dev examples; shown, never used to
-pick) and the seconds it took. No labelled example is used to teach or to pick. """
+pick) and the seconds it took. No labelled example is used to teach or to pick. The "Teaching settings" section of
+docs/BENCHMARKS.md is rewritten from that file after each run (``--table-only``: only that). """
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import time
 from typing import Any
 
 import torch
-from common import RESULTS
+from common import RESULTS, write_section
 
 from recycler_gui.core.data.movie_reviews import movie_reviews
 from recycler_gui.core.data.unlabelled import TeachingTextsError, WritingSettings, written_texts
@@ -42,8 +43,9 @@ from recycler_gui.core.transfer.recycling import recycle
 DEFAULTS: dict[str, Any] = {
     "writer": "source", "texts": 256, "steps": 60, "lr": 0.03, "batch": 16, "eval_every": 10, "held_out": 64,
     "temperature": 1.0, "relative": 0, "warmup": 0, "anchor": 0.0, "calibrate": 0, "start": "recycled", "mix": 0.0,
-    "hint": 0,
+    "hint": 1,
 }
+"""The shipped defaults of ``teach`` (texts written with the label hint since this sweep measured it)."""
 OUT = RESULTS / "teaching_sweep.jsonl"
 WRITTEN = 512
 """Texts written once per model (cached); a setting with fewer texts takes the first ones."""
@@ -61,12 +63,21 @@ def parse_config(text: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--direction", required=True)
+    parser.add_argument("--direction")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     parser.add_argument("--eval-size", type=int, default=300)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--config", nargs="+", default=[""])
+    parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the results file")
     args = parser.parse_args()
+    if not args.table_only:
+        if not args.direction:
+            parser.error("give --direction SOURCE:TARGET (or --table-only)")
+        sweep(args)
+    write_table()
+
+
+def sweep(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     command = shlex.join(["python", "bench/teaching_sweep.py", *sys.argv[1:]])
@@ -168,6 +179,40 @@ def main() -> None:
             print(f"{config} seed {seed}: taught {taught['accuracy']:.3f} (auc {taught['auc']:.3f}, calibrated "
                   f"{taught['calibrated_accuracy']:.3f}) best step {result.training.best_step}, agreement "
                   f"{result.training.best_value:.3f}, {seconds:.0f} s", flush=True)
+
+
+def _changed(config: dict[str, Any]) -> str:
+    """A setting as the flags that differ from ``DEFAULTS`` (``defaults`` when none)."""
+    return ",".join(f"{key}={value}" for key, value in config.items() if DEFAULTS.get(key) != value) or "defaults"
+
+
+def write_table() -> None:
+    """The "Teaching settings" section: per direction and setting, each source prompt's start and taught prompt."""
+    records: dict[tuple[str, str, str, int], dict] = {}
+    for line in OUT.read_text().splitlines():
+        record = json.loads(line)
+        record["config"] = {**DEFAULTS, **record["config"]}
+        records[(record["source"], record["target"], _changed(record["config"]), record["seed"])] = record  # latest
+    body = [
+        "Commands: " + ", ".join(sorted({f"`{r['command']}`" for r in records.values()})) + ".",
+        "",
+        f"Each taught prompt on the first test examples of the target (the count is in the table), started from the "
+        f"{RECOMMENDED} prompt of a shipped source prompt (seed); settings are the flags that differ from "
+        f"`{_changed({})}` ({', '.join(f'{k}={v}' for k, v in DEFAULTS.items())}). Teacher +: the share of texts the "
+        "teacher calls positive. No labelled example is used to teach or to pick.",
+        "",
+        "| direction | setting | seed | examples | no prompt % (calibrated) | start % | taught % | AUC | calibrated % "
+        "| teacher + | seconds |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for (source, target, setting, seed), r in sorted(records.items()):
+        base, start, taught = r["baseline"], r["start"], r["taught"]
+        body.append(
+            f"| {source} → {target} | {setting} | {seed} | {r['eval_size']} | {100 * base['accuracy']:.1f} "
+            f"({100 * base['calibrated_accuracy']:.1f}) | {100 * start['accuracy']:.1f} | "
+            f"{100 * taught['accuracy']:.1f} | {taught['auc']:.3f} | {100 * taught['calibrated_accuracy']:.1f} | "
+            f"{r['teacher_positive_share']:.2f} | {r['teach_seconds']:.0f} |")
+    write_section("Teaching settings", body)
 
 
 if __name__ == "__main__":
