@@ -1,16 +1,19 @@
-"""Re-tuning head start: tune on the target from a recycled prompt vs from class-label init, same recipe.
+"""Re-tuning head start: tune on the target from the recycled and the taught prompt, with several step rules.
 
-    python bench/head_start.py [--directions smollm2-135m:gemma3-270m gemma3-270m:smollm2-135m] [--method NAME]
-                               [--steps N] [--table-only]
+    python bench/head_start.py [--directions smollm2-135m:gemma3-270m gemma3-270m:smollm2-135m]
+        [--starts recycled taught] [--recipes plain relative-0.1 relative-0.03 relative-0.1-warmup]
+        [--steps 100] [--threads N] [--again] [--table-only]
 
-For each direction the seed-0 prompt shipped for the source is recycled with ``--method`` (default: the data-free
-recycler with the best mean accuracy in that direction in bench/results/recycling_quality.json) and tuned on the
-target with the recipe of the shipped prompts (100 steps, Adam lr 0.3, batch 16, seed 0, dev of 200 examples every
-25 steps). The from-scratch curve is the target's shipped seed-0 prompt's own record (class-label init, same recipe
-and seed). Reported: dev accuracy at 0/25/50/75/100 steps for both starts, and the first evaluated step at which the
-recycled start reaches the from-scratch run's best dev accuracy. Each run is merged into bench/results/head_start.json
-(replacing an earlier run of the same direction and method) and the "Head start" section of docs/BENCHMARKS.md is
-rewritten from it.
+For each direction the seed-0 prompt shipped for the source gives two warm starts on the target: the recommended
+data-free recycler's prompt, and the prompt taught from it by bench/recycling_quality.py (its file under
+bench/results/quality/taught/; run that first). Each start is tuned on the target with each recipe (``RECIPES``:
+the shipped prompts' Adam at lr 0.3, or a learning rate relative to the start's scale, with or without warm-up),
+batch 16, seed 0, dev accuracy on 200 dev examples every 10 steps. The from-scratch run is the target's shipped
+seed-0 record (class-label init, lr 0.3, the recipe those prompts were tuned with, evaluated every 25 steps).
+Reported per start at its best recipe (the one that reaches the scratch run's best dev accuracy first, else the
+highest best): steps saved = the scratch run's best step minus the first evaluated step reaching that accuracy.
+Runs are kept in bench/results/head_start.json (a finished start and recipe is not run again unless ``--again``), and
+the "Head start" section of docs/BENCHMARKS.md is rewritten from it.
 """
 
 from __future__ import annotations
@@ -20,111 +23,153 @@ import json
 import shlex
 import sys
 import time
+from typing import Any
 
-from common import RESULTS, machine_line, method_and_params, save_json, write_section
+import torch
+from common import RESULTS, machine_line, save_json, write_section
+from recycling_quality import taught_file
 
 from recycler_gui.core.data.movie_reviews import movie_reviews
 from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.models.checkpoints import open_checkpoint
-from recycler_gui.core.prompts.formats import read_prompt
+from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt
 from recycler_gui.core.resources import shipped_prompts
 from recycler_gui.core.training.tuning import TuningSettings, tune
+from recycler_gui.core.transfer.recyclers import RECOMMENDED
 from recycler_gui.core.transfer.recycling import recycle
 
+RECIPES: dict[str, dict[str, Any]] = {
+    "plain": {"learning_rate": 0.3},
+    "relative-0.1": {"learning_rate": 0.1, "relative_lr": True},
+    "relative-0.03": {"learning_rate": 0.03, "relative_lr": True},
+    "relative-0.1-warmup": {"learning_rate": 0.1, "relative_lr": True, "warmup": 10},
+}
+"""Step rules for a warm start (``StepSettings`` fields); ``plain`` is the shipped prompts' recipe."""
+STARTS = ("recycled", "taught")
+OUT = RESULTS / "head_start.json"
 
-def best_method(source: str, target: str) -> str:
-    """The data-free recycler with the best mean accuracy over the plain shipped prompts of this direction."""
-    results = json.loads((RESULTS / "recycling_quality.json").read_text())
-    result = next(r for r in results if (r["source"], r["target"]) == (source, target))
-    plain = [rows for name, rows in result["prompts"].items() if "recyclable" not in name]
-    methods = [m for m in plain[0] if m != "few-shot pick"]
-    return max(methods, key=lambda m: sum(rows[m]["accuracy"] for rows in plain) / len(plain))
+
+def seed0(model: str) -> Any:
+    return next(p for p in shipped_prompts(model) if p.name.endswith("-seed0") and not p.record.get("max_norm"))
 
 
-def run_direction(source_name: str, target_name: str, method: str | None, steps: int | None) -> dict:
-    started = time.perf_counter()
-    method = method or best_method(source_name, target_name)
-    source_prompt = next(p for p in shipped_prompts(source_name) if p.name.endswith("-seed0") and
-                         not p.record.get("max_norm"))
-    scratch = next(p for p in shipped_prompts(target_name) if p.name.endswith("-seed0") and
-                   not p.record.get("max_norm")).record
+def start_prompt(kind: str, source: Any, target: Any) -> SoftPrompt:
+    shipped = seed0(source.name)
+    if kind == "recycled":
+        return recycle(source, target, read_prompt(shipped.path), [RECOMMENDED]).recycled[0].prompt
+    path = taught_file(source.name, target.name, shipped.name)
+    if not path.exists():
+        raise SystemExit(f"no taught prompt at {path}: run bench/recycling_quality.py for this direction first")
+    return read_prompt(path)
+
+
+def run_one(source_name: str, target_name: str, starts: list[str], recipes: list[str], steps: int,
+            results: list[dict], again: bool, command: str) -> list[dict]:
+    done = {(r["source"], r["target"], r["start"], r["recipe"]) for r in results}
+    todo = [(s, r) for s in starts for r in recipes if again or (source_name, target_name, s, r) not in done]
+    if not todo:
+        return results
     source, target = open_checkpoint(source_name), open_checkpoint(target_name)
-    name, params = method_and_params(method)
-    start = recycle(source, target, read_prompt(source_prompt.path), [name], params=params).recycled[0].prompt
     task = movie_reviews()
-    settings = TuningSettings(steps=steps or scratch["steps"], prompt_length=start.num_tokens, learning_rate=0.3,
-                              batch_size=16, eval_every=25, eval_size=200, seed=0)
     model = target.load_model("cpu", "float32")
-    scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=settings.batch_size)
-    result = tune(scorer, task, start, settings)
-    scratch_best = scratch["dev_accuracy"]
-    reached = result.steps_to_reach(scratch_best)
-    return {
-        "source": source_name, "target": target_name, "method": method, "source_prompt": source_prompt.name,
-        "recycled_curve": result.curve, "scratch_curve": scratch["curve"], "scratch_best_dev": scratch_best,
-        "scratch_best_step": scratch["best_step"], "recycled_best_dev": result.best_accuracy,
-        "recycled_steps_to_scratch_best": reached,
-        "steps_saved": None if reached is None else scratch["best_step"] - reached,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
+    scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=16)
+    scratch = seed0(target_name).record
+    for start_kind, recipe in todo:
+        start = start_prompt(start_kind, source, target)
+        settings = TuningSettings(steps=steps, prompt_length=start.num_tokens, batch_size=16, eval_every=10,
+                                  eval_size=200, seed=0, **RECIPES[recipe])
+        started = time.perf_counter()
+        result = tune(scorer, task, start, settings)
+        reached = result.steps_to_reach(scratch["dev_accuracy"])
+        run = {
+            "source": source_name, "target": target_name, "start": start_kind, "recipe": recipe,
+            "settings": RECIPES[recipe], "curve": result.curve, "best_dev": result.best_accuracy,
+            "best_step": result.best_step, "scratch_curve": scratch["curve"],
+            "scratch_best_dev": scratch["dev_accuracy"], "scratch_best_step": scratch["best_step"],
+            "steps_to_scratch_best": reached,
+            "steps_saved": None if reached is None else scratch["best_step"] - reached,
+            "seconds": round(time.perf_counter() - started, 1), "command": command,
+        }
+        key = (source_name, target_name, start_kind, recipe)
+        results = [r for r in results if (r["source"], r["target"], r["start"], r["recipe"]) != key] + [run]
+        save_json(OUT.name, results)
+        write_head_start_section(results)
+        print(f"{source_name} -> {target_name} {start_kind} {recipe}: best dev {result.best_accuracy:.3f} at step "
+              f"{result.best_step}, reaches scratch best {scratch['dev_accuracy']:.3f} at {reached} "
+              f"({run['seconds']:.0f} s)", flush=True)
+    return results
 
 
-def _saved(steps: int) -> str:
-    return f"{steps} steps saved" if steps >= 0 else f"{-steps} steps later than from scratch"
+def _rank(run: dict) -> tuple:
+    """Best recipe first: reaches the scratch best soonest, else the highest best dev accuracy."""
+    reached = run["steps_to_scratch_best"]
+    return (reached is None, reached if reached is not None else 0, -run["best_dev"])
 
 
-def table(results: list[dict]) -> list[str]:
-    """One block per direction: the from-scratch curve once, then each recycled start."""
-    steps = sorted({int(s) for r in results for curve in (r["scratch_curve"], r["recycled_curve"]) for s, _ in curve})
-    lines = ["| direction | start | " + " | ".join(f"step {s}" for s in steps) + " | best | reaches scratch best at |",
-             "| --- | --- |" + " --- |" * (len(steps) + 2)]
-    directions = list(dict.fromkeys((r["source"], r["target"]) for r in results))
+def _reach(run: dict) -> str:
+    reached = run["steps_to_scratch_best"]
+    if reached is None:
+        return "not within the run"
+    saved = run["steps_saved"]
+    return f"step {reached} ({saved} steps saved)" if saved >= 0 else f"step {reached} ({-saved} steps later)"
+
+
+def write_head_start_section(results: list[dict]) -> None:
+    current = [r for r in results if "recipe" in r]  # runs of this version of the bench
+    if not current:
+        return
+    commands = ", ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in current))
+    lines = [
+        f"Commands: {commands}", "", machine_line(), "",
+        "Dev accuracy (%, 200 dev examples) while tuning on the target from the seed-0 source prompt's "
+        f"{RECOMMENDED} prompt (recycled) and the prompt taught from it (taught), each with its best step rule; "
+        "the scratch row is the target's shipped seed-0 record (class-label init, Adam lr 0.3). Steps saved: the "
+        "scratch run's best step minus the first evaluated step at which the start reaches the scratch run's best "
+        "dev accuracy. Recipes: " + "; ".join(f"{name} {settings}" for name, settings in RECIPES.items()) + ".", "",
+        "| direction | start | recipe | step 0 | best dev % (step) | reaches scratch best at |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    directions = list(dict.fromkeys((r["source"], r["target"]) for r in current))
     for source, target in directions:
-        runs = [r for r in results if (r["source"], r["target"]) == (source, target)]
-        rows = [("class-label init (scratch)", runs[0]["scratch_curve"], runs[0]["scratch_best_dev"],
-                 f"step {runs[0]['scratch_best_step']}")]
-        rows += [(f"recycled ({r['method']})", r["recycled_curve"], r["recycled_best_dev"],
-                  "not within the run" if r["recycled_steps_to_scratch_best"] is None else
-                  f"step {r['recycled_steps_to_scratch_best']} ({_saved(r['steps_saved'])})") for r in runs]
-        for label, curve, best, reach in rows:
-            by_step = {int(s): a for s, a in curve}
-            cells = [f"{100 * by_step[s]:.1f}" if s in by_step else "-" for s in steps]
-            lines.append(f"| {source} → {target} | {label} | " + " | ".join(cells) + f" | {100 * best:.1f} | {reach} |")
-    return lines
+        runs = [r for r in current if (r["source"], r["target"]) == (source, target)]
+        first = runs[0]
+        scratch = (f"| {source} → {target} | class-label (scratch) | plain | {100 * first['scratch_curve'][0][1]:.1f}"
+                   f" | {100 * first['scratch_best_dev']:.1f} ({first['scratch_best_step']}) | "
+                   f"step {first['scratch_best_step']} |")
+        lines.append(scratch)
+        for start in STARTS:
+            tried = sorted((r for r in runs if r["start"] == start), key=_rank)
+            if tried:
+                best = tried[0]
+                lines.append(f"| {source} → {target} | {start} | {best['recipe']} | {100 * best['curve'][0][1]:.1f} | "
+                             f"{100 * best['best_dev']:.1f} ({best['best_step']}) | {_reach(best)} |")
+    lines += ["", "Every recipe tried:", "", "| direction | start | recipe | best dev % (step) | reaches scratch best "
+              "at | seconds |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in current:
+        lines.append(f"| {r['source']} → {r['target']} | {r['start']} | {r['recipe']} | {100 * r['best_dev']:.1f} "
+                     f"({r['best_step']}) | {_reach(r)} | {r['seconds']:.0f} |")
+    write_section("Head start", lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
-    parser.add_argument("--method", help="recycler to start from (default: the best data-free one per direction)")
-    parser.add_argument("--steps", type=int, help="tuning steps from the recycled start (default: the recipe's 100)")
+    parser.add_argument("--starts", nargs="+", choices=STARTS, default=list(STARTS))
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--again", action="store_true", help="run finished starts and recipes again")
     parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
     args = parser.parse_args()
-    out = RESULTS / "head_start.json"
-    results = json.loads(out.read_text()) if out.exists() else []
-    if args.table_only:
-        write_head_start_section(results)
-        return
-    for direction in args.directions:  # saved after each direction, so a stopped run keeps what finished
-        result = run_direction(*direction.split(":"), args.method, args.steps)
-        result["command"] = shlex.join(["python", "bench/head_start.py", *sys.argv[1:]])
-        key = (result["source"], result["target"], result["method"])  # a new run replaces the same start's old one
-        results = [r for r in results if (r["source"], r["target"], r["method"]) != key] + [result]
-        save_json(out.name, results)
-        write_head_start_section(results)
-
-
-def write_head_start_section(results: list[dict]) -> None:
-    commands = ", ".join(f"`{c}`" for c in dict.fromkeys(r.get("command", "python bench/head_start.py")
-                                                          for r in results))
-    write_section("Head start", [
-        f"Commands: {commands}", "", machine_line(), "",
-        "Dev accuracy (%, 200 dev examples) while tuning on the target with the shipped prompts' recipe "
-        "(Adam lr 0.3, batch 16, seed 0), from the seed-0 source prompt recycled with each method. The scratch "
-        "curve is the target's shipped seed-0 record (class-label init, same recipe). Steps saved: the scratch run's "
-        "best step minus the first evaluated step at which the recycled start reaches that accuracy.", "",
-        *table(results),
-    ])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    results = [r for r in (json.loads(OUT.read_text()) if OUT.exists() else []) if "recipe" in r]
+    if not args.table_only:
+        command = shlex.join(["python", "bench/head_start.py", *sys.argv[1:]])
+        for direction in args.directions:
+            results = run_one(*direction.split(":"), args.starts, args.recipes, args.steps, results, args.again,
+                              command)
+    write_head_start_section(results)
 
 
 if __name__ == "__main__":
