@@ -2,14 +2,15 @@
 
     python bench/head_start.py [--directions smollm2-135m:gemma3-270m gemma3-270m:smollm2-135m]
         [--starts recycled taught] [--recipes plain relative-0.1 relative-0.03 relative-0.1-warmup]
-        [--steps 100] [--threads N] [--again] [--table-only]
+        [--steps N] [--threads N] [--again] [--table-only]
 
 For each direction the seed-0 prompt shipped for the source gives two warm starts on the target: the recommended
 data-free recycler's prompt, and the prompt taught from it by bench/recycling_quality.py (its file under
 bench/results/quality/taught/; run that first). Each start is tuned on the target with each recipe (``RECIPES``:
 the shipped prompts' Adam at lr 0.3, or a learning rate relative to the start's scale, with or without warm-up),
-batch 16, seed 0, dev accuracy on 200 dev examples every 10 steps. The from-scratch run is the target's shipped
-seed-0 record (class-label init, lr 0.3, the recipe those prompts were tuned with, evaluated every 25 steps).
+batch 16, seed 0, dev accuracy on 200 dev examples every 10 steps, for as many steps as the from-scratch run took
+to its best (``--steps`` to change): a start that needs more saves nothing. The from-scratch run is the target's
+shipped seed-0 record (class-label init, lr 0.3, the recipe those prompts were tuned with, evaluated every 25 steps).
 Reported per start at its best recipe (the one that reaches the scratch run's best dev accuracy first, else the
 highest best): steps saved = the scratch run's best step minus the first evaluated step reaching that accuracy.
 Runs are kept in bench/results/head_start.json (a finished start and recipe is not run again unless ``--again``), and
@@ -63,7 +64,7 @@ def start_prompt(kind: str, source: Any, target: Any) -> SoftPrompt:
     return read_prompt(path)
 
 
-def run_one(source_name: str, target_name: str, starts: list[str], recipes: list[str], steps: int,
+def run_one(source_name: str, target_name: str, starts: list[str], recipes: list[str], steps: int | None,
             results: list[dict], again: bool, command: str) -> list[dict]:
     done = {(r["source"], r["target"], r["start"], r["recipe"]) for r in results}
     todo = [(s, r) for s in starts for r in recipes if again or (source_name, target_name, s, r) not in done]
@@ -76,8 +77,8 @@ def run_one(source_name: str, target_name: str, starts: list[str], recipes: list
     scratch = seed0(target_name).record
     for start_kind, recipe in todo:
         start = start_prompt(start_kind, source, target)
-        settings = TuningSettings(steps=steps, prompt_length=start.num_tokens, batch_size=16, eval_every=10,
-                                  eval_size=200, seed=0, **RECIPES[recipe])
+        settings = TuningSettings(steps=steps or scratch["best_step"], prompt_length=start.num_tokens, batch_size=16,
+                                  eval_every=10, eval_size=200, seed=0, **RECIPES[recipe])
         started = time.perf_counter()
         result = tune(scorer, task, start, settings)
         reached = result.steps_to_reach(scratch["dev_accuracy"])
@@ -109,7 +110,7 @@ def _rank(run: dict) -> tuple:
 def _reach(run: dict) -> str:
     reached = run["steps_to_scratch_best"]
     if reached is None:
-        return "not within the run"
+        return "not within the steps"
     saved = run["steps_saved"]
     return f"step {reached} ({saved} steps saved)" if saved >= 0 else f"step {reached} ({-saved} steps later)"
 
@@ -156,7 +157,7 @@ def main() -> None:
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--starts", nargs="+", choices=STARTS, default=list(STARTS))
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, help="tuning steps (default: the scratch run's best step)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--again", action="store_true", help="run finished starts and recipes again")
     parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
