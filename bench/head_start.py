@@ -54,11 +54,11 @@ def seed0(model: str) -> Any:
     return next(p for p in shipped_prompts(model) if p.name.endswith("-seed0") and not p.record.get("max_norm"))
 
 
-def start_prompt(kind: str, source: Any, target: Any) -> SoftPrompt:
-    shipped = seed0(source.name)
+def start_prompt(kind: str, source_name: str, target_name: str, source: Any, target: Any) -> SoftPrompt:
+    shipped = seed0(source_name)
     if kind == "recycled":
-        return recycle(source, target, read_prompt(shipped.path), [RECOMMENDED]).recycled[0].prompt
-    path = taught_file(source.name, target.name, shipped.name)
+        return recycle(source, target, read_prompt(shipped.path), [RECOMMENDED], seed=0).recycled[0].prompt
+    path = taught_file(source_name, target_name, shipped.name)
     if not path.exists():
         raise SystemExit(f"no taught prompt at {path}: run bench/recycling_quality.py for this direction first")
     return read_prompt(path)
@@ -76,7 +76,7 @@ def run_one(source_name: str, target_name: str, starts: list[str], recipes: list
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=16)
     scratch = seed0(target_name).record
     for start_kind, recipe in todo:
-        start = start_prompt(start_kind, source, target)
+        start = start_prompt(start_kind, source_name, target_name, source, target)
         settings = TuningSettings(steps=steps or scratch["best_step"], prompt_length=start.num_tokens, batch_size=16,
                                   eval_every=10, eval_size=200, seed=0, **RECIPES[recipe])
         started = time.perf_counter()
