@@ -298,12 +298,13 @@ def direction_table(state: dict) -> list[str]:
             gap = "" if cell["gap_closed"] is None else f" ({100 * cell['gap_closed']:.0f}%)"
             cells.append(f"{_pct(cell['accuracy'])}{mark}{gap}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    taught = [rows[p][TAUGHT] for p in prompts if TAUGHT in rows[p]]
+    taught = [(short[i], rows[p][TAUGHT]) for i, p in enumerate(prompts) if TAUGHT in rows[p]]
     if taught:
-        lines += ["", "Teaching: " + "; ".join(
-            f"{short[i]} agreement {100 * t['agreement']:.1f}% at step {t['best_step']}, calibrated "
-            f"{_pct(t['calibrated_accuracy'])} {'>' if t['accuracy'] > no_prompt_calibrated else '<='} calibrated "
-            f"no-prompt, {t['teach_seconds']:.0f} s" for i, t in enumerate(taught)) + "."]
+        lines += ["", f"Teaching (agreement with the teacher on held-out written texts; calibrated no-prompt "
+                      f"{_pct(no_prompt_calibrated)}): " + "; ".join(
+            f"{name} agreement {100 * t['agreement']:.1f}% at step {t['best_step']}, accuracy {_pct(t['accuracy'])} "
+            f"({'above' if t['beats_calibrated'] else 'not significantly above'} calibrated no-prompt), "
+            f"{t['teach_seconds']:.0f} s" for name, t in taught) + "."]
     picks = [f"{short[i]}: {rows[p][FEW_SHOT]['picked']}" for i, p in enumerate(prompts) if FEW_SHOT in rows[p]]
     if picks:
         lines += ["", f"Few-shot picks (uses {state['shots']} labelled target examples): {', '.join(picks)}."]
