@@ -27,6 +27,7 @@ from recycler_gui.core.training.loop import StepSettings, TrainingSettingsError,
 from recycler_gui.core.training.teaching import (
     TeachingSettings,
     agreement,
+    balanced,
     distillation_loss,
     label_distribution,
     teach,
@@ -290,3 +291,13 @@ def test_texts_from_a_file_one_per_line_or_a_column(tmp_path: Path) -> None:
         read_texts_file(empty)
     with pytest.raises(TeachingTextsError, match="no such file"):
         read_texts_file(tmp_path / "missing.txt")
+
+
+def test_a_balanced_teacher_averages_to_an_even_split_and_keeps_its_order() -> None:
+    """A teacher that calls most texts positive passes that lean on; balancing divides it out (no labels read)."""
+    teacher = torch.tensor([[0.1, 0.9], [0.3, 0.7], [0.45, 0.55], [0.6, 0.4]])
+    even = balanced(teacher)
+    assert torch.allclose(even.sum(dim=1), torch.ones(4))
+    assert (teacher.argmax(1) == 1).sum() == 3 and (even.argmax(1) == 1).sum() == 2  # the borderline text flips
+    assert torch.equal(even[:, 1].argsort(), teacher[:, 1].argsort())  # the order of the texts is kept
+    assert torch.allclose(balanced(torch.full((3, 2), 0.5)), torch.full((3, 2), 0.5))  # an even teacher is unchanged

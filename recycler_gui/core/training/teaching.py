@@ -29,13 +29,17 @@ MIN_TEXTS = 4
 @dataclass(frozen=True)
 class TeachingSettings(StepSettings):
     """How to teach. ``held_out`` texts pick the best prompt. ``temperature`` softens (> 1) or sharpens (< 1) the
-    teacher's distribution; 0 trains on the teacher's answer alone (hard targets)."""
+    teacher's distribution; 0 trains on the teacher's answer alone (hard targets). ``balance`` divides the teacher's
+    answers by their mean over the texts (then renormalises), so that its answers average to an even split of the
+    labels: a teacher that calls most texts one label passes on that lean, not its skill, and texts written with the
+    label hint cover every label in turn."""
 
     steps: int = setting(60, "teaching steps")
     learning_rate: float = setting(0.03, "Adam learning rate")
     eval_every: int = setting(10, "agreement evaluation interval in steps")
     held_out: int = setting(64, "texts held out to pick the best prompt by agreement with the teacher")
     temperature: float = setting(1.0, "the teacher's temperature: > 1 softer, < 1 sharper, 0 its answer alone")
+    balance: bool = setting(False, "divide the teacher's answers by their mean over the texts (an even label split)")
 
     def check(self) -> None:
         """Types and ranges, before any work."""
@@ -70,6 +74,12 @@ def teacher_distribution(
     """The teacher's label distribution [texts, labels] on unlabelled ``texts`` rendered in the task's template."""
     scores = scorer.score([task.render(text) for text in texts], rows, events=events, cancel=cancel)
     return label_distribution(scores, temperature)
+
+
+def balanced(teacher: torch.Tensor) -> torch.Tensor:
+    """The teacher's distributions [texts, labels] divided by their mean over the texts, renormalised per text."""
+    weighted = teacher / teacher.mean(dim=0, keepdim=True).clamp_min(1e-12)
+    return weighted / weighted.sum(dim=1, keepdim=True)
 
 
 def distillation_loss(student_scores: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -115,10 +125,11 @@ def teach(
     cancel = cancel or CancelToken()
     encoded = [scorer.input_ids(task.render(text)) for text in texts]
     train_count = len(texts) - held_out
-    targets = label_distribution(teacher.log(), settings.temperature) if settings.temperature != 1 else teacher
+    answers = balanced(teacher) if settings.balance else teacher
+    targets = label_distribution(answers.log(), settings.temperature) if settings.temperature != 1 else answers
     targets = targets.to(scorer.device)
     held_texts = [task.render(text) for text in texts[train_count:]]
-    held_teacher = teacher[train_count:]
+    held_teacher = answers[train_count:]
     watched: list[tuple[int, float]] = []
 
     def batch_loss(rows: torch.Tensor, indices: list[int]) -> torch.Tensor:
