@@ -48,8 +48,6 @@ DEFAULTS: dict[str, Any] = {
 }
 """The shipped defaults of ``teach`` (texts written with the label hint since this sweep measured it)."""
 OUT = RESULTS / "teaching_sweep.jsonl"
-WRITTEN = 512
-"""Texts written once per model (cached); a setting with fewer texts takes the first ones."""
 
 
 def parse_config(text: str) -> dict[str, Any]:
@@ -94,7 +92,7 @@ def sweep(args: argparse.Namespace) -> None:
     texts: dict[tuple[str, int, int], list[str]] = {}
     for writer, count, hint in text_sets:
         checkpoint = source if writer == "source" else target
-        writing = WritingSettings(count=WRITTEN, label_hint=bool(hint))
+        writing = WritingSettings(count=count, label_hint=bool(hint))  # the texts teach writes (cached there too)
         try:
             written = written_texts(checkpoint, None, task, writing)
         except TeachingTextsError:  # not cached yet: write them
@@ -102,8 +100,7 @@ def sweep(args: argparse.Namespace) -> None:
             written = written_texts(checkpoint, checkpoint.load_model("cpu"), task, writing)
             print(f"{checkpoint.name} wrote {len(written)} texts (hint {hint}): {time.perf_counter() - started:.0f} s",
                   flush=True)
-        # the first N texts of a longer cached run are exactly what a run asking for N writes (same seeded batches)
-        texts[(writer, count, hint)] = written[:count]
+        texts[(writer, count, hint)] = written
     model = source.load_model("cpu")
     scorer = Scorer(model, source.tokenizer(), source.family, task.label_words, batch_size=32)
     teacher_scores: dict[tuple[int, str, int], torch.Tensor] = {}
