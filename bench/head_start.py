@@ -34,6 +34,7 @@ from recycler_gui.core.data.movie_reviews import movie_reviews
 from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt
+from recycler_gui.core.report import RowKind
 from recycler_gui.core.resources import shipped_prompts
 from recycler_gui.core.training.tuning import TuningSettings, tune
 from recycler_gui.core.transfer.recyclers import RECOMMENDED
@@ -46,7 +47,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "relative-0.1-warmup": {"learning_rate": 0.1, "relative_lr": True, "warmup": 10},
 }
 """Step rules for a warm start (``StepSettings`` fields); ``plain`` is the shipped prompts' recipe."""
-STARTS = ("recycled", "taught")
+STARTS = (RowKind.RECYCLED.value, RowKind.TAUGHT.value)
 OUT = RESULTS / "head_start.json"
 
 
@@ -56,7 +57,7 @@ def seed0(model: str) -> Any:
 
 def start_prompt(kind: str, source_name: str, target_name: str, source: Any, target: Any) -> SoftPrompt:
     shipped = seed0(source_name)
-    if kind == "recycled":
+    if kind == RowKind.RECYCLED.value:
         return recycle(source, target, read_prompt(shipped.path), [RECOMMENDED], seed=0).recycled[0].prompt
     path = taught_file(source_name, target_name, shipped.name)
     if not path.exists():
