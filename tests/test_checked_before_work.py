@@ -171,3 +171,14 @@ def test_the_defaults_pass_the_checks() -> None:
     TuneJob(model="m", out="o", device="cpu").check()
     TeachJob(source="s", target="t", prompt="p", out="o", device="cpu").check()
     VocabSettings().check()
+
+
+def test_a_texts_file_too_short_to_teach_on_is_refused_before_any_work(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file of three texts passed the file check and failed only after both models had run."""
+    texts = tmp_path / "texts.txt"
+    texts.write_text("one film\nanother film\na third film\n")
+    assert main(_compare(tiny_llama, tiny_gemma, tmp_path, "--teach", "2", "--teach-texts", str(texts))) == 2
+    _only_error_line(capsys.readouterr().err, "holds 3 texts, too few to teach on")
+    assert list_runs() == []

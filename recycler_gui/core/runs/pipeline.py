@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..data.tasks import Task
-from ..data.unlabelled import WritingSettings, read_texts_file
+from ..data.unlabelled import WritingSettings
 from ..errors import CorruptFileError, InputNotFoundError
 from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
 from ..evaluation.calibration import calibrated_accuracy, content_free_bias
@@ -66,7 +66,14 @@ from .plan import (
 )
 from .settings import JobError, RunSettings
 from .store import RunFolder, writer_identity
-from .teach_job import TeacherAnswers, TeachSource, teacher_answers, texts_to_teach_on, write_first_if_needed
+from .teach_job import (
+    TeacherAnswers,
+    TeachSource,
+    checked_texts_file,
+    teacher_answers,
+    texts_to_teach_on,
+    write_first_if_needed,
+)
 
 
 @dataclass(kw_only=True)
@@ -210,7 +217,7 @@ class _Run:
         prompt = read_prompt(job.prompt, key=job.prompt_key)
         given_texts = None
         if job.teach_steps and job.teach_texts:  # a bad file fails before any model is fetched
-            given_texts = len(read_texts_file(job.teach_texts, job.teach_texts_column))
+            given_texts = checked_texts_file(job.teach_texts, job.teach_texts_column)
         for reference in (job.source, job.target):
             fetch_if_zoo_model(reference, self.emit, self.cancel)
         source, target = (open_checkpoint(reference, download=job.download, events=self.emit, cancel=self.cancel)

@@ -63,6 +63,16 @@ class TeacherAnswers:
     origin: str
 
 
+def checked_texts_file(path: str, column: str | None) -> int:
+    """How many texts the user's file holds; a bad file, or one with too few texts to teach on, fails here, before
+    any model work."""
+    count = len(read_texts_file(path, column))
+    if count < MIN_TEXTS:
+        raise TeachingTextsError(f"{path} holds {count} texts, too few to teach on (a quarter is held out)",
+                                 f"give {MIN_TEXTS} or more texts (a few hundred)")
+    return count
+
+
 def texts_to_teach_on(
     source: TeachSource, writer: Checkpoint, model: Any, task: Task, events: EventSink, cancel: CancelToken
 ) -> tuple[list[str], str]:
@@ -184,7 +194,7 @@ def run_teach(job: TeachJob, events: EventSink = ignore_events, cancel: CancelTo
     guard_outputs([Path(job.out)], inputs, written_by_us)
     task = job.load_task()
     if job.texts:
-        read_texts_file(job.texts, job.texts_column)  # a bad file fails before any model work
+        checked_texts_file(job.texts, job.texts_column)
     start = recycle(source, target, prompt, [RECOMMENDED], vocabulary=job.vocabulary(),
                     seed=job.seed, events=events, cancel=cancel).recycled[0]  # embeddings only: cheap, checks first
     writer = write_first_if_needed(job, source, target, task, job.device, job.dtype, events, cancel)
