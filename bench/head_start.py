@@ -1,20 +1,21 @@
-"""Re-tuning head start: tune on the target from the recycled and the taught prompt, with several step rules.
+"""Re-tuning head start: tune on the target from scratch, from the recycled and from the taught prompt.
 
     python bench/head_start.py [--directions smollm2-135m:gemma3-270m gemma3-270m:smollm2-135m]
-        [--starts recycled taught] [--recipes plain relative-0.1 relative-0.03 relative-0.1-warmup]
+        [--starts scratch recycled taught] [--recipes plain relative-0.1 relative-0.03 relative-0.1-warmup]
         [--steps N] [--threads N] [--again] [--table-only]
 
-For each direction the seed-0 prompt shipped for the source gives two warm starts on the target: the recommended
-data-free recycler's prompt, and the prompt taught from it by bench/recycling_quality.py (its file under
-bench/results/quality/taught/; run that first). Each start is tuned on the target with each recipe (``RECIPES``:
-the shipped prompts' Adam at lr 0.3, or a learning rate relative to the start's scale, with or without warm-up),
-batch 16, seed 0, dev accuracy on 200 dev examples every 10 steps, for as many steps as the from-scratch run took
-to its best (``--steps`` to change): a start that needs more saves nothing. The from-scratch run is the target's
-shipped seed-0 record (class-label init, lr 0.3, the recipe those prompts were tuned with, evaluated every 25 steps).
-Reported per start at its best recipe (the one that reaches the scratch run's best dev accuracy first, else the
-highest best): steps saved = the scratch run's best step minus the first evaluated step reaching that accuracy.
-Runs are kept in bench/results/head_start.json (a finished start and recipe is not run again unless ``--again``), and
-the "Head start" section of docs/BENCHMARKS.md is rewritten from it.
+For each direction three starts are tuned on the target, batch 16, seed 0, dev accuracy on 200 dev examples every 10
+steps: ``scratch`` (class-label init with the shipped prompts' recipe, Adam lr 0.3, for as many steps as those were
+tuned), and two warm starts from the seed-0 prompt shipped for the source: the recommended data-free recycler's
+prompt, and the prompt taught from it by bench/recycling_quality.py (its file under bench/results/quality/taught/;
+run that first). Each warm start is tuned with each recipe (``RECIPES``: lr 0.3 as from scratch, or a learning rate
+relative to the start's scale, with or without warm-up) for as many steps as the scratch run took to its best
+(``--steps`` to change): a start that needs more saves nothing. Run the scratch start first: until it has run, the
+target's shipped seed-0 record stands in for it (evaluated every 25 steps only). Reported per start at its best recipe
+(the one that reaches the scratch run's best dev accuracy first, else the highest best): steps saved = the scratch
+run's best step minus the first evaluated step reaching that accuracy. Runs are kept in bench/results/head_start.json
+(a finished start and recipe is not run again unless ``--again``), and the "Head start" section of
+docs/BENCHMARKS.md is rewritten from it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt
 from recycler_gui.core.report import RowKind
 from recycler_gui.core.resources import shipped_prompts
-from recycler_gui.core.training.tuning import TuningSettings, tune
+from recycler_gui.core.training.tuning import TuningSettings, initial_prompt, tune
 from recycler_gui.core.transfer.recyclers import RECOMMENDED
 from recycler_gui.core.transfer.recycling import recycle
 
@@ -47,7 +48,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "relative-0.1-warmup": {"learning_rate": 0.1, "relative_lr": True, "warmup": 10},
 }
 """Step rules for a warm start (``StepSettings`` fields); ``plain`` is the shipped prompts' recipe."""
-STARTS = (RowKind.RECYCLED.value, RowKind.TAUGHT.value)
+SCRATCH = "scratch"
+STARTS = (SCRATCH, RowKind.RECYCLED.value, RowKind.TAUGHT.value)
 OUT = RESULTS / "head_start.json"
 
 
@@ -56,6 +58,8 @@ def seed0(model: str) -> Any:
 
 
 def start_prompt(kind: str, source_name: str, target_name: str, source: Any, target: Any) -> SoftPrompt:
+    if kind == SCRATCH:
+        return initial_prompt(target.input_embeddings(), target.tokenizer(), movie_reviews(), scratch_settings(0))
     shipped = seed0(source_name)
     if kind == RowKind.RECYCLED.value:
         return recycle(source, target, read_prompt(shipped.path), [RECOMMENDED], seed=0).recycled[0].prompt
@@ -65,55 +69,115 @@ def start_prompt(kind: str, source_name: str, target_name: str, source: Any, tar
     return read_prompt(path)
 
 
-def run_one(source_name: str, target_name: str, starts: list[str], recipes: list[str], steps: int | None,
-            results: list[dict], again: bool, command: str) -> list[dict]:
+def scratch_settings(steps: int) -> TuningSettings:
+    """The shipped prompts' recipe (class-label init, lr 0.3), evaluated like the warm starts."""
+    return TuningSettings(
+        steps=steps, prompt_length=20, batch_size=16, eval_every=10, eval_size=200, seed=0, learning_rate=0.3
+    )
+
+
+def reference(results: list[dict], source_name: str, target_name: str) -> dict:
+    """The from-scratch run warm starts are measured against: this bench's, else the target's shipped record."""
+    ran = next(
+        (r for r in results if (r["source"], r["target"], r["start"]) == (source_name, target_name, SCRATCH)), None
+    )
+    if ran is not None:
+        return {"curve": ran["curve"], "best_dev": ran["best_dev"], "best_step": ran["best_step"], "bench": True}
+    record = seed0(target_name).record
+    return {
+        "curve": record["curve"],
+        "best_dev": record["dev_accuracy"],
+        "best_step": record["best_step"],
+        "bench": False,
+    }
+
+
+def steps_to(curve: list, accuracy: float) -> int | None:
+    """The first evaluated step whose dev accuracy reached ``accuracy``."""
+    return next((step for step, value in curve if value >= accuracy), None)
+
+
+def run_one(
+    source_name: str,
+    target_name: str,
+    starts: list[str],
+    recipes: list[str],
+    steps: int | None,
+    results: list[dict],
+    again: bool,
+    command: str,
+) -> list[dict]:
     done = {(r["source"], r["target"], r["start"], r["recipe"]) for r in results}
-    todo = [(s, r) for s in starts for r in recipes if again or (source_name, target_name, s, r) not in done]
+    todo = [(s, "plain" if s == SCRATCH else r) for s in starts for r in (["plain"] if s == SCRATCH else recipes)]
+    todo = [(s, r) for s, r in todo if again or (source_name, target_name, s, r) not in done]
     if not todo:
         return results
     source, target = open_checkpoint(source_name), open_checkpoint(target_name)
     task = movie_reviews()
     model = target.load_model("cpu", "float32")
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=16)
-    scratch = seed0(target_name).record
     for start_kind, recipe in todo:
         start = start_prompt(start_kind, source_name, target_name, source, target)
-        settings = TuningSettings(steps=steps or scratch["best_step"], prompt_length=start.num_tokens, batch_size=16,
-                                  eval_every=10, eval_size=200, seed=0, **RECIPES[recipe])
+        if start_kind == SCRATCH:
+            settings = scratch_settings(steps or seed0(target_name).record["steps"])
+        else:
+            budget = steps or reference(results, source_name, target_name)["best_step"]
+            settings = TuningSettings(
+                steps=budget,
+                prompt_length=start.num_tokens,
+                batch_size=16,
+                eval_every=10,
+                eval_size=200,
+                seed=0,
+                **RECIPES[recipe],
+            )
         started = time.perf_counter()
         result = tune(scorer, task, start, settings)
-        reached = result.steps_to_reach(scratch["dev_accuracy"])
         run = {
-            "source": source_name, "target": target_name, "start": start_kind, "recipe": recipe,
-            "settings": RECIPES[recipe], "curve": result.curve, "best_dev": result.best_accuracy,
-            "best_step": result.best_step, "scratch_curve": scratch["curve"],
-            "scratch_best_dev": scratch["dev_accuracy"], "scratch_best_step": scratch["best_step"],
-            "steps_to_scratch_best": reached,
-            "steps_saved": None if reached is None else scratch["best_step"] - reached,
-            "seconds": round(time.perf_counter() - started, 1), "command": command,
+            "source": source_name,
+            "target": target_name,
+            "start": start_kind,
+            "recipe": recipe,
+            "settings": RECIPES[recipe],
+            "curve": result.curve,
+            "best_dev": result.best_accuracy,
+            "best_step": result.best_step,
+            "seconds": round(time.perf_counter() - started, 1),
+            "command": command,
         }
         key = (source_name, target_name, start_kind, recipe)
-        results = [r for r in results if (r["source"], r["target"], r["start"], r["recipe"]) != key] + [run]
+        results = [r for r in saved_runs() if (r["source"], r["target"], r["start"], r["recipe"]) != key] + [run]
         save_json(OUT.name, results)
         write_head_start_section(results)
-        print(f"{source_name} -> {target_name} {start_kind} {recipe}: best dev {result.best_accuracy:.3f} at step "
-              f"{result.best_step}, reaches scratch best {scratch['dev_accuracy']:.3f} at {reached} "
-              f"({run['seconds']:.0f} s)", flush=True)
+        print(
+            f"{source_name} -> {target_name} {start_kind} {recipe}: best dev {result.best_accuracy:.3f} at step "
+            f"{result.best_step} ({run['seconds']:.0f} s)",
+            flush=True,
+        )
     return results
 
 
-def _rank(run: dict) -> tuple:
+def reached(run: dict, ref: dict) -> int | None:
+    return steps_to(run["curve"], ref["best_dev"])
+
+
+def _rank(run: dict, ref: dict) -> tuple:
     """Best recipe first: reaches the scratch best soonest, else the highest best dev accuracy."""
-    reached = run["steps_to_scratch_best"]
-    return (reached is None, reached if reached is not None else 0, -run["best_dev"])
+    step = reached(run, ref)
+    return (step is None, step or 0, -run["best_dev"])
 
 
-def _reach(run: dict) -> str:
-    reached = run["steps_to_scratch_best"]
-    if reached is None:
+def _reach(run: dict, ref: dict) -> str:
+    step = reached(run, ref)
+    if step is None:
         return "not within the steps"
-    saved = run["steps_saved"]
-    return f"step {reached} ({saved} steps saved)" if saved >= 0 else f"step {reached} ({-saved} steps later)"
+    saved = ref["best_step"] - step
+    return f"step {step} ({saved} steps saved)" if saved >= 0 else f"step {step} ({-saved} steps later)"
+
+
+def saved_runs() -> list[dict]:
+    """The runs on disk, read afresh so that two benches running at once keep each other's runs."""
+    return [r for r in (json.loads(OUT.read_text()) if OUT.exists() else []) if "recipe" in r]
 
 
 def write_head_start_section(results: list[dict]) -> None:
@@ -122,34 +186,53 @@ def write_head_start_section(results: list[dict]) -> None:
         return
     commands = ", ".join(f"`{c}`" for c in dict.fromkeys(r["command"] for r in current))
     lines = [
-        f"Commands: {commands}", "", machine_line(), "",
-        "Dev accuracy (%, 200 dev examples) while tuning on the target from the seed-0 source prompt's "
-        f"{RECOMMENDED} prompt (recycled) and the prompt taught from it (taught), each with its best step rule; "
-        "the scratch row is the target's shipped seed-0 record (class-label init, Adam lr 0.3). Steps saved: the "
-        "scratch run's best step minus the first evaluated step at which the start reaches the scratch run's best "
-        "dev accuracy. Recipes: " + "; ".join(f"{name} {settings}" for name, settings in RECIPES.items()) + ".", "",
+        f"Commands: {commands}",
+        "",
+        machine_line(),
+        "",
+        "Dev accuracy (%, 200 dev examples, evaluated every 10 steps) while tuning on the target from class-label "
+        f"init (scratch, Adam lr 0.3 like the shipped prompts), from the seed-0 source prompt's {RECOMMENDED} prompt "
+        "(recycled) and from the prompt taught from it (taught), each warm start at its best step rule. Steps "
+        "saved: the scratch run's best step minus the first evaluated step at which the start reaches the scratch "
+        "run's best dev accuracy. Where the scratch start has not run, the target's shipped seed-0 record stands "
+        "in (evaluated every 25 steps). Recipes: "
+        + "; ".join(f"{name} {settings}" for name, settings in RECIPES.items())
+        + ".",
+        "",
         "| direction | start | recipe | step 0 | best dev % (step) | reaches scratch best at |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     directions = list(dict.fromkeys((r["source"], r["target"]) for r in current))
+    every = []
     for source, target in directions:
+        ref = reference(current, source, target)
         runs = [r for r in current if (r["source"], r["target"]) == (source, target)]
-        first = runs[0]
-        scratch = (f"| {source} → {target} | class-label (scratch) | plain | {100 * first['scratch_curve'][0][1]:.1f}"
-                   f" | {100 * first['scratch_best_dev']:.1f} ({first['scratch_best_step']}) | "
-                   f"step {first['scratch_best_step']} |")
-        lines.append(scratch)
+        if not ref["bench"]:
+            lines.append(
+                f"| {source} → {target} | scratch (shipped record) | plain | {100 * ref['curve'][0][1]:.1f} "
+                f"| {100 * ref['best_dev']:.1f} ({ref['best_step']}) | step {ref['best_step']} |"
+            )
         for start in STARTS:
-            tried = sorted((r for r in runs if r["start"] == start), key=_rank)
+            tried = sorted((r for r in runs if r["start"] == start), key=lambda r: _rank(r, ref))
             if tried:
                 best = tried[0]
-                lines.append(f"| {source} → {target} | {start} | {best['recipe']} | {100 * best['curve'][0][1]:.1f} | "
-                             f"{100 * best['best_dev']:.1f} ({best['best_step']}) | {_reach(best)} |")
-    lines += ["", "Every recipe tried:", "", "| direction | start | recipe | best dev % (step) | reaches scratch best "
-              "at | seconds |", "| --- | --- | --- | --- | --- | --- |"]
-    for r in current:
-        lines.append(f"| {r['source']} → {r['target']} | {r['start']} | {r['recipe']} | {100 * r['best_dev']:.1f} "
-                     f"({r['best_step']}) | {_reach(r)} | {r['seconds']:.0f} |")
+                lines.append(
+                    f"| {source} → {target} | {start} | {best['recipe']} | {100 * best['curve'][0][1]:.1f} | "
+                    f"{100 * best['best_dev']:.1f} ({best['best_step']}) | {_reach(best, ref)} |"
+                )
+        every += [
+            f"| {source} → {target} | {r['start']} | {r['recipe']} | {100 * r['best_dev']:.1f} "
+            f"({r['best_step']}) | {_reach(r, ref)} | {r['seconds']:.0f} |"
+            for r in runs
+        ]
+    lines += [
+        "",
+        "Every run:",
+        "",
+        "| direction | start | recipe | best dev % (step) | reaches scratch best at | seconds |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *every,
+    ]
     write_section("Head start", lines)
 
 
@@ -158,19 +241,24 @@ def main() -> None:
     parser.add_argument("--directions", nargs="+", default=["smollm2-135m:gemma3-270m", "gemma3-270m:smollm2-135m"])
     parser.add_argument("--starts", nargs="+", choices=STARTS, default=list(STARTS))
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES))
-    parser.add_argument("--steps", type=int, help="tuning steps (default: the scratch run's best step)")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        help="tuning steps (default: the scratch run's best step; scratch: the shipped prompts' steps)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--again", action="store_true", help="run finished starts and recipes again")
     parser.add_argument("--table-only", action="store_true", help="rewrite the docs section from the saved JSON")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    results = [r for r in (json.loads(OUT.read_text()) if OUT.exists() else []) if "recipe" in r]
+    results = saved_runs()
     if not args.table_only:
         command = shlex.join(["python", "bench/head_start.py", *sys.argv[1:]])
         for direction in args.directions:
-            results = run_one(*direction.split(":"), args.starts, args.recipes, args.steps, results, args.again,
-                              command)
+            results = run_one(
+                *direction.split(":"), args.starts, args.recipes, args.steps, results, args.again, command
+            )
     write_head_start_section(results)
 
 
