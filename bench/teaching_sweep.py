@@ -7,7 +7,8 @@ Each ``--config`` is comma-separated ``key=value`` pairs over ``DEFAULTS`` (writ
 batch, eval_every, held_out, temperature, relative, warmup, anchor, calibrate 0|1 (the teacher's label bias on
 content-free inputs divided out), start recycled|class-label, hint 0|1 (texts written after a line naming a label word
 in turn: ``WritingSettings.label_hint``), balance 0|1 (the teacher's answers divided by their mean over the texts:
-``TeachingSettings.balance``), mix (weight of the student's own start distribution in a geometric mean with
+``TeachingSettings.balance``), reweight 0|1 (texts weighed so that each label the teacher gives counts the
+same: ``TeachingSettings.reweight``), mix (weight of the student's own start distribution in a geometric mean with
 the teacher's: an ensemble of the two as the target). The source model is loaded once (the teacher's label scores on
 every text set, for every source prompt), then the target model once (baselines, the recommended recycler's start, then
 each setting on each source prompt). Every result is appended to bench/results/teaching_sweep.jsonl at once: test
@@ -44,7 +45,7 @@ from recycler_gui.core.transfer.recycling import recycle
 DEFAULTS: dict[str, Any] = {
     "writer": "source", "texts": 256, "steps": 60, "lr": 0.03, "batch": 16, "eval_every": 10, "held_out": 64,
     "temperature": 1.0, "relative": 0, "warmup": 0, "anchor": 0.0, "calibrate": 0, "start": "recycled", "mix": 0.0,
-    "hint": 1, "balance": 0,
+    "hint": 1, "balance": 0, "reweight": 0,
 }
 """The shipped defaults of ``teach`` (texts written with the label hint since this sweep measured it)."""
 OUT = RESULTS / "teaching_sweep.jsonl"
@@ -149,7 +150,7 @@ def sweep(args: argparse.Namespace) -> None:
                 steps=config["steps"], learning_rate=config["lr"], batch_size=config["batch"],
                 eval_every=config["eval_every"], held_out=config["held_out"], temperature=config["temperature"],
                 relative_lr=bool(config["relative"]), warmup=config["warmup"], anchor=config["anchor"], seed=0,
-                balance=bool(config["balance"]),
+                balance=bool(config["balance"]), reweight=bool(config["reweight"]),
             )
             start = starts[seed] if config["start"] == "recycled" else class_label_prompt(
                 scorer.embed.weight.detach().float() * target.layout.scale, scorer.tokenizer, task.label_words,

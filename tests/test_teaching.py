@@ -30,6 +30,7 @@ from recycler_gui.core.training.teaching import (
     balanced,
     distillation_loss,
     label_distribution,
+    label_weights,
     teach,
     teacher_distribution,
 )
@@ -301,3 +302,15 @@ def test_a_balanced_teacher_averages_to_an_even_split_and_keeps_its_order() -> N
     assert (teacher.argmax(1) == 1).sum() == 3 and (even.argmax(1) == 1).sum() == 2  # the borderline text flips
     assert torch.equal(even[:, 1].argsort(), teacher[:, 1].argsort())  # the order of the texts is kept
     assert torch.allclose(balanced(torch.full((3, 2), 0.5)), torch.full((3, 2), 0.5))  # an even teacher is unchanged
+
+
+def test_reweighting_gives_each_label_the_same_weight_so_a_one_label_student_no_longer_looks_right() -> None:
+    teacher = torch.tensor([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])  # three texts positive, one negative
+    weights = label_weights(teacher)
+    assert torch.allclose(weights, torch.tensor([2 / 3, 2 / 3, 2 / 3, 2.0]))  # each label weighs 2 of 4
+    always_positive = torch.tensor([[0.0, 5.0]] * 4)
+    assert agreement(always_positive, teacher) == 0.75
+    assert agreement(always_positive, teacher, weights) == pytest.approx(0.5)
+    copy = teacher.clamp(1e-6).log()
+    assert float(distillation_loss(copy, teacher, weights)) == pytest.approx(0.0, abs=1e-4)
+    assert torch.allclose(label_weights(torch.full((3, 2), 0.5)), torch.ones(3))  # an even teacher: equal weights

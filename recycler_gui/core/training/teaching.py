@@ -32,7 +32,9 @@ class TeachingSettings(StepSettings):
     teacher's distribution; 0 trains on the teacher's answer alone (hard targets). ``balance`` divides the teacher's
     answers by their mean over the texts (then renormalises), so that its answers average to an even split of the
     labels: a teacher that calls most texts one label passes on that lean, not its skill, and texts written with the
-    label hint cover every label in turn."""
+    label hint cover every label in turn. ``reweight`` keeps the teacher's answers and weighs each text instead, so
+    that every label carries the same share of the loss and of the held-out agreement that picks the prompt (texts
+    that lean one way teach that way only as much as the other labels' texts)."""
 
     steps: int = setting(60, "teaching steps")
     learning_rate: float = setting(0.03, "Adam learning rate")
@@ -40,6 +42,8 @@ class TeachingSettings(StepSettings):
     held_out: int = setting(64, "texts held out to pick the best prompt by agreement with the teacher")
     temperature: float = setting(1.0, "the teacher's temperature: > 1 softer, < 1 sharper, 0 its answer alone")
     balance: bool = setting(False, "divide the teacher's answers by their mean over the texts (an even label split)")
+    reweight: bool = setting(False, "weigh texts so that each label the teacher gives carries the same share of the "
+                                     "loss and of the agreement that picks the prompt")
 
     def check(self) -> None:
         """Types and ranges, before any work."""
@@ -82,15 +86,27 @@ def balanced(teacher: torch.Tensor) -> torch.Tensor:
     return weighted / weighted.sum(dim=1, keepdim=True)
 
 
-def distillation_loss(student_scores: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
-    """Mean KL(teacher || student) over the label words; zero when the student's distribution equals the teacher's."""
+def label_weights(teacher: torch.Tensor) -> torch.Tensor:
+    """Per-text weights (mean 1) under which each label carries the same share of the teacher's answers [texts,
+    labels]: a text weighs the sum over labels of its probability over that label's mean probability."""
+    weights = (teacher / teacher.mean(dim=0, keepdim=True).clamp_min(1e-12)).sum(dim=1)
+    return weights / weights.mean()
+
+
+def distillation_loss(
+    student_scores: torch.Tensor, teacher: torch.Tensor, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Mean KL(teacher || student) over the label words, per text weighted by ``weights`` if given; zero when the
+    student's distribution equals the teacher's."""
     student = student_scores.float().log_softmax(dim=1)
-    return (torch.xlogy(teacher, teacher) - teacher * student).sum(dim=1).mean()
+    divergence = (torch.xlogy(teacher, teacher) - teacher * student).sum(dim=1)
+    return divergence.mean() if weights is None else (divergence * weights).sum() / weights.sum()
 
 
-def agreement(student_scores: torch.Tensor, teacher: torch.Tensor) -> float:
-    """Share of texts on which the student's best label is the teacher's."""
-    return float((student_scores.argmax(dim=1) == teacher.argmax(dim=1)).float().mean())
+def agreement(student_scores: torch.Tensor, teacher: torch.Tensor, weights: torch.Tensor | None = None) -> float:
+    """Share of texts (weighted by ``weights`` if given) on which the student's best label is the teacher's."""
+    same = (student_scores.argmax(dim=1) == teacher.argmax(dim=1)).float()
+    return float(same.mean() if weights is None else (same * weights).sum() / weights.sum())
 
 
 def teach(
@@ -130,18 +146,23 @@ def teach(
     targets = targets.to(scorer.device)
     held_texts = [task.render(text) for text in texts[train_count:]]
     held_teacher = answers[train_count:]
+    weights = held_weights = None
+    if settings.reweight:
+        weights = label_weights(answers[:train_count]).to(scorer.device)
+        held_weights = label_weights(held_teacher)
     watched: list[tuple[int, float]] = []
 
     def batch_loss(rows: torch.Tensor, indices: list[int]) -> torch.Tensor:
-        return distillation_loss(scorer.label_scores([encoded[i] for i in indices], rows), targets[indices])
+        return distillation_loss(scorer.label_scores([encoded[i] for i in indices], rows), targets[indices],
+                                 None if weights is None else weights[indices])
 
     def evaluate(rows: torch.Tensor, step: int) -> tuple[float, tuple[float, ...]]:
         student = scorer.score(held_texts, rows, cancel=cancel)
-        value = agreement(student, held_teacher)
+        value = agreement(student, held_teacher, held_weights)
         if watch is not None:
             watched.append((step, watch(rows)))
             events(Point(f"{series} · watched", step, watched[-1][1]))
-        return value, (value, -float(distillation_loss(student, held_teacher)))
+        return value, (value, -float(distillation_loss(student, held_teacher, held_weights)))
 
     loop = train_rows(
         start.encoder, batch_loss, evaluate, train_count, settings, device=scorer.device, series=series,
