@@ -115,7 +115,7 @@ def test_a_demo_like_run_draws_live_training_curves(
     window.inputs.retune_eval_every.setValue(2)
     _run_and_wait(window, qtbot)
     assert dialogs == []
-    plots, best = window.plots, window.report.head_start.method
+    plots, best = window.plots, window.report.head_starts[0].start
     curves = {series: len(points) for series, points in window.report.curves.items() if series.startswith("re-tune")}
     assert curves == {"re-tune: from scratch": 3, f"re-tune: from {best}": 3}  # steps 0, 2 and 4
     legend = [label.text for _, label in plots.retuning_legend.items]
@@ -322,8 +322,12 @@ def test_advanced_settings_fold_away_and_remember_it(qtbot, tmp_path: Path) -> N
     window.inputs.eval_size.setValue(500)
     assert "500 test examples" in sections["run"].header.toolTip()  # the folded line follows the setting
     window.inputs.retune_steps.setValue(40)
-    assert sections["bound"].header.toolTip().endswith("re-tune 40 steps from scratch and from the best recycled "
-                                                       "prompt")
+    assert sections["bound"].header.toolTip().endswith("re-tune 40 steps from scratch and the best recycled prompt")
+    assert not window.inputs.retune_checks["taught"].isEnabled()  # no taught prompt to start from without teaching
+    window.inputs.teach.setChecked(True)
+    assert sections["bound"].header.toolTip().endswith(
+        "re-tune 40 steps from scratch, the best recycled prompt and the taught prompt"
+    )
     qtbot.mouseClick(sections["run"].header, Qt.MouseButton.LeftButton)
     assert sections["run"].expanded and window.inputs.eval_size.isVisibleTo(window)
     again = MainWindow(settings)

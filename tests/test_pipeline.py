@@ -18,11 +18,11 @@ from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.events import CancelToken, Log, Point, Result, Stage
 from recycler_gui.core.models.checkpoints import Checkpoint, open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
-from recycler_gui.core.report import CANCELLED, FINISHED, Report, RowKind
+from recycler_gui.core.report import CANCELLED, FINISHED, SCRATCH, Report, RowKind
 from recycler_gui.core.runs.pipeline import Job, JobError, run
 from recycler_gui.core.runs.store import list_runs, runs_root, writer_identity
 from recycler_gui.core.runs.tune_job import TuneJob, run_tune
-from recycler_gui.core.training.tuning import TuningSettings, tune
+from recycler_gui.core.training.tuning import WARM_START_LR, TuningSettings, tune
 
 
 def _toy_task() -> Task:
@@ -64,7 +64,7 @@ def test_a_full_run_reports_every_row_and_writes_the_run_folder(job: Job) -> Non
     names = [row.name for row in report.rows]
     assert names == [
         "no-prompt", "random", "class-label", "v2v-lin", "procrustes", "re-tuned from scratch",
-        f"re-tuned from {report.head_start.method}", "source prompt",
+        f"re-tuned from {report.head_starts[0].start}", "source prompt",
     ]
     assert report.status == FINISHED
     assert report.task["label_words"] == [" negative", " positive"]
@@ -76,8 +76,8 @@ def test_a_full_run_reports_every_row_and_writes_the_run_folder(job: Job) -> Non
         assert row.success == (row.accuracy > report.best_baseline_accuracy)
     assert "re-tune: from scratch" in report.curves
     assert any(name.startswith("fit loss") for name in report.curves)
-    start = report.curves[f"dev at start: {report.head_start.method}"]  # what the re-tuning pick compared
-    assert start == [report.curves[f"re-tune: from {report.head_start.method}"][0]]  # where its curve begins
+    start = report.curves[f"dev at start: {report.head_starts[0].start}"]  # what the re-tuning pick compared
+    assert start == [report.curves[f"re-tune: from {report.head_starts[0].start}"][0]]  # where its curve begins
     results = [e.row for e in events if isinstance(e, Result)]
     assert [row.key for row in results] == [row.key for row in report.rows]
 
@@ -260,6 +260,37 @@ def test_tuning_checks_its_output_first_and_reads_the_embedding_table_once(
     assert read_prompt(result.output).num_tokens == 20 and result.test_examples == 6
     assert [p.x for p in events if isinstance(p, Point)] == [0, 2]
     assert result.mean_row_norm <= 1.5 * result.vocabulary_mean_norm * 1.0001
+
+
+def test_tuning_from_a_start_prompt_steps_by_its_scale_unless_the_warm_start_rule_is_off(
+    tiny_t5: Path, tmp_path: Path
+) -> None:
+    start = write_prompt(SoftPrompt(torch.randn(3, 32) * 0.01), tmp_path / "start.safetensors", "safetensors")
+    job = TuneJob(
+        model=str(tiny_t5), out=str(tmp_path / "warm"), start=str(start), task=str(write_toy_task(tmp_path)),
+        text_column="review", label_column="stars", label_words="neg=negative,pos=positive", device="cpu",
+        test_size=2, tuning=TuningSettings(steps=1, eval_every=1, eval_size=2, learning_rate=0.3, bf16=False),
+    )
+    warm = run_tune(job).summary()
+    assert (warm["learning_rate"], warm["relative_lr"]) == (WARM_START_LR, True)
+    plain = run_tune(replace(job, out=str(tmp_path / "plain"), tuning=replace(job.tuning, warm_start=False)))
+    assert (plain.summary()["learning_rate"], plain.summary()["relative_lr"]) == (0.3, False)
+    scratch = run_tune(replace(job, out=str(tmp_path / "scratch"), start=None)).summary()
+    assert (scratch["learning_rate"], scratch["relative_lr"]) == (0.3, False)  # the rule is for given starts only
+
+
+def test_a_run_that_teaches_re_tunes_from_the_taught_prompt_and_reports_its_head_start(job: Job) -> None:
+    job.teach_steps, job.teach_write, job.score_source, job.retune_from = 2, 16, False, [SCRATCH, "taught"]
+    report = run(job)
+    assert [row.name for row in report.rows][-3:] == [
+        "taught from procrustes", "re-tuned from scratch", "re-tuned from taught",
+    ]
+    rows = {row.name: row for row in report.rows}
+    (head,) = report.head_starts
+    assert head.start == "taught" and head.scratch_best_step == rows["re-tuned from scratch"].best_step
+    assert rows["re-tuned from taught"].start == "taught"
+    assert [x for x, _ in report.curves["re-tune: from taught"]] == [0, 2, 4]
+    assert read_prompt(Path(report.path) / rows["re-tuned from taught"].prompt).dim == 32
 
 
 def test_teaching_adds_a_taught_row_and_every_row_gets_a_calibrated_accuracy(job: Job) -> None:

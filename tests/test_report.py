@@ -39,7 +39,7 @@ def _report() -> Report:
     ):
         report.add(row)
     report.curves["re-tune: from scratch"] = [(0, 0.5), (25, 0.75)]
-    report.head_start = HeadStart("ridge", 50, 0.9, 25)
+    report.head_starts = [HeadStart("ridge", 50, 0.9, 25)]
     return report
 
 
@@ -53,7 +53,7 @@ def test_the_comparison_is_derived_for_transferred_rows_only() -> None:
     assert rows["few-shot pick: ridge"].success and report.success_rate == 0.5  # few-shot is not data-free
     for name in ("no-prompt", "re-tuned from scratch", "source prompt"):
         assert (rows[name].vs_best_baseline, rows[name].success, rows[name].gap_closed) == (None, None, None)
-    assert report.head_start.steps_saved == 25
+    assert report.head_starts[0].steps_saved == 25
 
 
 def test_a_given_prompt_tuned_on_the_target_is_the_bound_when_nothing_was_re_tuned() -> None:
@@ -140,7 +140,8 @@ def test_a_report_of_the_previous_version_reads_as_the_typed_report() -> None:
         None, "prompts/kernel", "prompts/few-shot pick", "prompts/tuned-on-target", "prompts/retuned-from-kernel",
     ]
     assert report.rows[1].success is True  # derived again from the rows, not trusted from the file
-    assert report.head_start.steps_saved is None and report.retuned_accuracy == 0.9
+    assert [(h.start, h.steps_saved) for h in report.head_starts] == [("kernel", None)]  # the old single head start
+    assert report.retuned_accuracy == 0.9
     new = Report.from_json(report.to_json())
     assert new.rows[0].prompt is None and new == report  # a row without a prompt stays without one
 

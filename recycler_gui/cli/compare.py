@@ -74,7 +74,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         add_setting(compare, Job, name, type=int)
     add_setting(compare, Job, "few_shot", type=int, metavar="K")
     add_setting(compare, Job, "retune_from", action="append", choices=RETUNE_STARTS,
-                help=f"{help_of(Job, 'retune_from')} (default both)")
+                help=f"{help_of(Job, 'retune_from')} (default all)")
     add_setting(compare, Job, "num_words", type=num_words)
     add_setting(compare, Job, "teach_steps", "--teach", type=int, metavar="STEPS")
     add_setting(compare, Job, "teach_texts", metavar="FILE")
@@ -142,13 +142,12 @@ def report_table(report: Report) -> str:
     lines = [format_table([c.title for c in columns], [[c.text(row) for c in columns] for row in report.rows])]
     if report.success_rate is not None:
         lines.append(f"recycled successfully (beats every baseline): {100 * report.success_rate:.0f}% of methods")
-    head = report.head_start
-    if head:
+    for head in report.head_starts:
         saved = head.steps_saved
         lines.append(
-            f"head start from {head.method}: reached the from-scratch best dev accuracy "
+            f"head start from {head.start}: reached the from-scratch best dev accuracy "
             f"({100 * head.scratch_best_dev_accuracy:.1f}%, step {head.scratch_best_step}) "
-            + (f"at step {head.recycled_steps_to_match}: {saved} steps saved" if saved is not None else "never")
+            + (f"at step {head.steps_to_match}: {saved} steps saved" if saved is not None else "never")
         )
     if report.path:
         lines.append(f"run stored in {report.path}")

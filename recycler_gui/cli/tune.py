@@ -10,7 +10,7 @@ from typing import Any
 from ..core.fields import default_of
 from ..core.prompts.formats import FORMATS
 from ..core.runs.tune_job import TuneJob
-from ..core.training.tuning import TuningSettings
+from ..core.training.tuning import WARM_START_LR, TuningSettings
 from .common import TerminalEvents, add_command, add_setting, run_options, run_settings
 
 _TUNING_FLAGS = {
@@ -37,12 +37,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     add_setting(tune, TuneJob, "start")
     add_setting(tune, TuneJob, "start_key", "--key")
     tune.add_argument("--no-bf16", dest="bf16", action="store_false", help="no bfloat16 autocast while training")
+    tune.add_argument("--no-warm-start", dest="warm_start", action="store_false",
+                      help=f"tune a --start prompt with --learning-rate as given, not the warm-start rule "
+                           f"({WARM_START_LR} of the start's typical size)")
 
 
 def tune_job_from_args(args: argparse.Namespace) -> TuneJob:
     """The tuning job the flags describe."""
     tuning = TuningSettings(
-        bf16=args.bf16, max_norm=args.max_norm, **{name: getattr(args, name) for name in _TUNING_FLAGS}
+        bf16=args.bf16, max_norm=args.max_norm, warm_start=args.warm_start,
+        **{name: getattr(args, name) for name in _TUNING_FLAGS},
     )
     return TuneJob(
         **run_settings(args), model=args.model, out=str(args.out), format=args.format, start=args.start,

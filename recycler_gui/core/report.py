@@ -81,8 +81,9 @@ _DESCRIPTIONS = {
     RowKind.SOURCE: "the source prompt on the source model",
 }
 
-RETUNE_STARTS = (SCRATCH, RowKind.RECYCLED.value)
-"""Where a run may re-tune from: scratch (class-label init) and the best recycled prompt (picked on dev)."""
+RETUNE_STARTS = (SCRATCH, RowKind.RECYCLED.value, RowKind.TAUGHT.value)
+"""Where a run may re-tune from: scratch (class-label init), the best recycled prompt (picked on dev) and the taught
+prompt (when the run teaches)."""
 
 
 @dataclass
@@ -170,23 +171,25 @@ def _legacy_prompt(row: Row) -> str | None:
 
 @dataclass
 class HeadStart:
-    """How many re-tuning steps the recycled start saves over scratch to reach scratch's best dev accuracy."""
+    """How many re-tuning steps a warm start (``start``: a recycler's name or ``taught``) saves over scratch to reach
+    scratch's best dev accuracy."""
 
-    method: str
+    start: str
     scratch_best_step: int
     scratch_best_dev_accuracy: float
-    recycled_steps_to_match: int | None
+    steps_to_match: int | None
 
     @property
     def steps_saved(self) -> int | None:
-        reached = self.recycled_steps_to_match
-        return None if reached is None else self.scratch_best_step - reached
+        return None if self.steps_to_match is None else self.scratch_best_step - self.steps_to_match
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "steps_saved": self.steps_saved}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> HeadStart:
+        """From ``as_dict`` output, or from the single recycled head start earlier versions wrote."""
+        values = {"start": values.get("method"), "steps_to_match": values.get("recycled_steps_to_match"), **values}
         return cls(**{f.name: values.get(f.name) for f in fields(cls)})
 
 
@@ -216,7 +219,7 @@ class Report:
     vocabulary: dict[str, Any] | None = None
     rows: list[Row] = field(default_factory=list)
     curves: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
-    head_start: HeadStart | None = None
+    head_starts: list[HeadStart] = field(default_factory=list)
     seconds: float | None = None
     gold: list[int] | None = None
     best_baseline_accuracy: float | None = None
@@ -282,7 +285,7 @@ class Report:
         values.update(
             rows=[row.as_dict() for row in self.rows],
             curves={series: [list(point) for point in points] for series, points in self.curves.items()},
-            head_start=None if self.head_start is None else self.head_start.as_dict(),
+            head_starts=[head.as_dict() for head in self.head_starts],
         )
         return {"report_format": REPORT_FORMAT, **values}
 
@@ -292,7 +295,7 @@ class Report:
         if not isinstance(values, dict):
             raise CorruptFileError("the report is not a JSON object", "it may have been cut off; delete the run")
         legacy = "report_format" not in values
-        head = values.get("head_start")
+        heads = values.get("head_starts") or ([values["head_start"]] if values.get("head_start") else [])
         rows: dict[tuple[RowKind, str], Row] = {}  # a repeated key keeps its first place and its last values
         for values_of_row in values.get("rows") or []:
             if isinstance(values_of_row, dict):
@@ -306,7 +309,7 @@ class Report:
             rows=list(rows.values()),
             curves={str(series): [(float(x), float(y)) for x, y in points]
                     for series, points in (values.get("curves") or {}).items()},
-            head_start=HeadStart.from_dict(head) if isinstance(head, dict) else None,
+            head_starts=[HeadStart.from_dict(head) for head in heads if isinstance(head, dict)],
             seconds=values.get("seconds"), gold=values.get("gold"),
         )
         report.derive()

@@ -562,10 +562,12 @@ class InputsPanel(QWidget):
         self.retune_checks = {
             SCRATCH: QCheckBox("from scratch (class-label init)", checked=True),
             RowKind.RECYCLED.value: QCheckBox("from the best recycled prompt", checked=True),
+            RowKind.TAUGHT.value: QCheckBox("from the taught prompt", checked=True),
         }
         self.retune_eval_every = _setting_box("retune_eval_every", 1, 100_000, step=5)
         self.retune_eval_size = _setting_box("retune_eval_size", 1, 1_000_000, step=50)
         form.addRow("Re-tune steps", self.retune_steps)
+        self.retune_checks[RowKind.TAUGHT.value].setToolTip("when the run teaches (Run settings › Teaching)")
         for check in self.retune_checks.values():
             form.addRow("", check)
         form.addRow("Dev accuracy every", self.retune_eval_every)
@@ -636,6 +638,7 @@ class InputsPanel(QWidget):
         self.teach_texts.setEnabled(teaching)
         self.teach_texts_column.setEnabled(teaching and table_kind(Path(texts)) is not None)
         self.teach_write.setEnabled(teaching and not texts)
+        self.retune_checks[RowKind.TAUGHT.value].setEnabled(teaching)
 
     def _summarise_sections(self) -> None:
         """Folded sections say what they are set to, and follow every change."""
@@ -648,9 +651,11 @@ class InputsPanel(QWidget):
             if self.target_prompt.path():
                 parts.append(f"tuned prompt {Path(self.target_prompt.path()).name}")
             steps = self.retune_steps.value()
-            starts = [check.text().split(" (")[0] for check in self.retune_checks.values() if check.isChecked()]
+            starts = [check.text().split(" (")[0].removeprefix("from ") for check in self.retune_checks.values()
+                      if check.isChecked() and check.isEnabled()]
             if steps and starts:
-                parts.append(f"re-tune {steps} steps {' and '.join(starts)}")
+                listed = " and ".join([", ".join(starts[:-1]), starts[-1]] if len(starts) > 2 else starts)
+                parts.append(f"re-tune {steps} steps from {listed}")
             return "; ".join(parts) or "none"
 
         def run() -> str:

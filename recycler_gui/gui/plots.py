@@ -475,7 +475,9 @@ class PlotsPanel(QWidget):
             self._curve_items[series] = item
         if series.startswith(RETUNE_SERIES):
             start = retune_start(series)
-            colour = KIND_COLOURS[RowKind.RETUNED] if start == SCRATCH else method_colour(start)
+            colour = {SCRATCH: KIND_COLOURS[RowKind.RETUNED], RowKind.TAUGHT.value: KIND_COLOURS[RowKind.TAUGHT]}.get(
+                start, method_colour(start)
+            )
             item.setData(xs, ys, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=5, symbolBrush=colour,
                          symbolPen=None)
             self._fix_retuning_range()

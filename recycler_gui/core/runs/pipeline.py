@@ -39,7 +39,7 @@ from ..events import (
     retune_series,
     teach_series,
 )
-from ..fields import at_least, same_as, setting
+from ..fields import at_least, default_of, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
 from ..prompts.formats import SoftPrompt, read_prompt
@@ -107,9 +107,13 @@ class Job(RunSettings):
     )
     retune_steps: int = setting(0, "re-tune on the target for this many steps; 0: no re-tuning")
     retune_from: list[str] = setting(
-        factory=lambda: list(RETUNE_STARTS), help="re-tune from scratch and/or from the best recycled prompt"
+        factory=lambda: list(RETUNE_STARTS),
+        help="re-tune from scratch, from the best recycled prompt and/or from the taught prompt (when teaching)"
     )
-    retune_learning_rate: float = same_as(TuningSettings, "learning_rate")
+    retune_learning_rate: float = setting(
+        default_of(TuningSettings, "learning_rate"), "Adam learning rate when re-tuning from scratch"
+    )
+    retune_warm_start: bool = same_as(TuningSettings, "warm_start")
     retune_eval_every: int = same_as(TuningSettings, "eval_every")
     retune_eval_size: int = same_as(TuningSettings, "eval_size")
     teach_steps: int = setting(
@@ -335,20 +339,21 @@ class _Run:
 
         if job.few_shot and recycled:
             self._few_shot(job, scorer, target.name, task, table, recycled, texts, gold, stored)
+        taught = None
         if answers is not None and teach_start is not None:
-            self._teach(job, scorer, task, teach_start, answers, score, stored)
+            taught = self._teach(job, scorer, task, teach_start, answers, score, stored)
         if tuned_on_target is not None:
             self._add_row(score(
                 RowKind.TARGET_PROMPT.label, RowKind.TARGET_PROMPT, tuned_on_target.encoder,
                 TARGET_PROMPT_WHAT, prompt=stored(tuned_on_target, "tuned-on-target"),
             ))
         if job.retune_steps:
-            self._retune(job, scorer, task, table, length, recycled, score, stored)
+            self._retune(job, scorer, task, table, length, recycled, taught, score, stored)
 
     def _teach(
         self, job: Job, scorer: Scorer, task: Task, start: Recycled, answers: TeacherAnswers,
         score: Callable[..., Row], stored: Callable[[SoftPrompt, str], str],
-    ) -> None:
+    ) -> SoftPrompt:
         """Teach from the recommended recycler's prompt; a cancel keeps the best prompt so far (stored, not scored)."""
         result = teach(scorer, task, answers.texts, answers.distribution, start.prompt, job.teaching(),
                        series=teach_series(RECOMMENDED), events=self.emit, cancel=self.cancel)
@@ -364,6 +369,7 @@ class _Run:
             f"taught from {RECOMMENDED}", RowKind.TAUGHT, result.prompt.encoder, TAUGHT_WHAT, start=RECOMMENDED,
             best_step=training.best_step, prompt=folder,
         ))
+        return result.prompt
 
     def _few_shot(
         self, job: Job, scorer: Scorer, target_name: str, task: Task, table: torch.Tensor, recycled: list,
@@ -416,12 +422,13 @@ class _Run:
 
     def _retune(
         self, job: Job, scorer: Scorer, task: Task, table: torch.Tensor, length: int, recycled: list,
-        score: Callable[..., Row], stored: Callable[[SoftPrompt, str], str],
+        taught: SoftPrompt | None, score: Callable[..., Row], stored: Callable[[SoftPrompt, str], str],
     ) -> None:
+        """Re-tune from each start the job names (a warm start with the warm-start rule); record the head starts."""
         settings = TuningSettings(
             steps=job.retune_steps, prompt_length=length,
             learning_rate=job.retune_learning_rate, batch_size=job.batch_size, eval_every=job.retune_eval_every,
-            eval_size=job.retune_eval_size, seed=job.seed,
+            eval_size=job.retune_eval_size, seed=job.seed, warm_start=job.retune_warm_start,
         )
         starts: list[tuple[str, SoftPrompt]] = []
         if SCRATCH in job.retune_from:
@@ -437,10 +444,13 @@ class _Run:
             best = max(recycled, key=lambda item: dev[item.method])
             self.emit(Log(f"re-tuning from {best.method} (dev accuracy {dev[best.method]:.3f})"))
             starts.append((best.method, best.prompt))
+        if RowKind.TAUGHT.value in job.retune_from and taught is not None:
+            starts.append((RowKind.TAUGHT.value, taught))
         results = {}
         for name, start in starts:
+            rule = settings if name == SCRATCH else settings.for_start()
             results[name] = result = tune(
-                scorer, task, start, settings, series=retune_series(name), events=self.emit, cancel=self.cancel
+                scorer, task, start, rule, series=retune_series(name), events=self.emit, cancel=self.cancel
             )
             self._add_row(score(
                 f"re-tuned from {name}", RowKind.RETUNED, result.prompt.encoder, retuned_what(name),
@@ -450,11 +460,12 @@ class _Run:
             ))
         scratch = results.pop(SCRATCH, None)
         if scratch is not None and results:
-            name, head_start = next(iter(results.items()))
-            self.report.head_start = HeadStart(
-                method=name, scratch_best_step=scratch.best_step, scratch_best_dev_accuracy=scratch.best_accuracy,
-                recycled_steps_to_match=head_start.steps_to_reach(scratch.best_accuracy),
-            )
+            self.report.head_starts = [
+                HeadStart(start=name, scratch_best_step=scratch.best_step,
+                          scratch_best_dev_accuracy=scratch.best_accuracy,
+                          steps_to_match=result.steps_to_reach(scratch.best_accuracy))
+                for name, result in results.items()
+            ]
             self.folder.save_report(self.report)
 
 

@@ -109,4 +109,7 @@ def plan_run(
         if recycled_start:  # the method is picked during the run: the names' start matches any
             stages.append(PlannedStage(retune_series(""), tuning))
             stages.append(PlannedStage(scoring_stage(retuned_what(""), "").removesuffix(" on "), scored))
+        if RowKind.TAUGHT.value in job.retune_from and job.teach_steps:
+            stages.append(PlannedStage(retune_series(RowKind.TAUGHT.value), tuning))
+            stages.append(PlannedStage(scoring_stage(retuned_what(RowKind.TAUGHT.value), target_name), scored))
     return Plan(tuple(stages))

@@ -34,7 +34,10 @@ class TuneJob(RunSettings):
     model: str = setting(help="the frozen model (folder, .gguf, Hugging Face id or demo model name)")
     out: str = setting(help="where to write the tuned prompt")
     format: str = setting("peft", "output format")
-    start: str | None = setting(None, "start from this prompt file instead of the init (e.g. a recycled prompt)")
+    start: str | None = setting(
+        None, "start from this prompt file instead of the init (e.g. a recycled or taught prompt), tuned with the "
+              "warm-start rule"
+    )
     start_key: str | None = setting(None, "tensor to use when the start file holds several")
     test_size: int = setting(1000, "test examples scored at the end")
     tuning: TuningSettings = setting(factory=TuningSettings, help="steps, learning rate, evaluation, init, norm cap")
@@ -75,7 +78,8 @@ class TuneResult:
         return {
             "model": self.model, "task": self.task, "output": str(self.output), "seed": self.settings.seed,
             "steps": self.settings.steps, "prompt_length": self.settings.prompt_length,
-            "learning_rate": self.settings.learning_rate, "init": self.init, "best_step": self.tuning.best_step,
+            "learning_rate": self.settings.learning_rate, "relative_lr": self.settings.relative_lr, "init": self.init,
+            "best_step": self.tuning.best_step,
             "dev_accuracy": self.tuning.best_accuracy, "dev_examples": self.dev_examples,
             "test_accuracy": self.test.accuracy, "test_macro_f1": self.test.macro_f1,
             "test_examples": self.test_examples, "curve": self.tuning.curve, "stopped_early": self.tuning.stopped_early,
@@ -100,6 +104,7 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
     if job.start:
         start = read_prompt(job.start, key=job.start_key)
         check_prompt_fits_source(start, checkpoint)
+        settings = settings.for_start()
     table = checkpoint.input_embeddings()
     vocabulary_norm = float(table.norm(dim=1).mean())
     if start is None:

@@ -4,12 +4,13 @@ Used to train source prompts, to re-tune on the target from scratch (the upper b
 and to re-tune from a recycled or taught prompt (the head start). The loss is the negative log-likelihood of the gold
 label's tokens after the input, the rank-classification counterpart of the usual text-to-text loss. Adam at a large
 learning rate (0.3) suits prompt tuning from scratch: the rows must travel far from their initial word vectors. A
-warm start needs steps sized to it (``loop.StepSettings``), or Adam erases it in a few steps. The loop is ``loop.py``.
+warm start needs steps sized to it, or Adam erases it in a few steps: a given start prompt is tuned with a learning
+rate relative to its own scale (``WARM_START_LR``, ``TuningSettings.for_start``). The loop is ``loop.py``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -23,6 +24,10 @@ from ..prompts.formats import PromptMeta, SoftPrompt
 from .loop import StepSettings, TrainingSettingsError, train_rows
 
 INITS = ("class-label", "random", "text:WORDS")
+WARM_START_LR = 0.1
+"""A warm start's learning rate, as a share of the start rows' typical size. Chosen by bench/head_start.py over
+absolute 0.3 (what tuning from scratch uses), relative 0.1 and 0.03, with and without warm-up: docs/BENCHMARKS.md
+"Head start"."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,10 @@ class TuningSettings(StepSettings):
     prompt_length: int = setting(20, "virtual tokens")
     eval_size: int = setting(200, "dev examples per evaluation")
     init: str = setting("class-label", f"the start prompt: {', '.join(INITS)}")
+    warm_start: bool = setting(
+        True, f"tune a given start prompt with a learning rate of {WARM_START_LR} of its typical size (the warm-start "
+              "rule) instead of the learning rate"
+    )
     max_norm: float | None = setting(
         None, "recyclable prompt: keep every row within this many times the model's mean vocabulary row norm (e.g. "
               "1.5); costs some source accuracy, keeps the prompt where recyclers work"
@@ -50,6 +59,12 @@ class TuningSettings(StepSettings):
             )
         if self.init not in ("class-label", "random") and not self.init.startswith("text:"):
             raise TrainingSettingsError(f"unknown prompt init {self.init!r}", f"use one of {', '.join(INITS)}")
+
+    def for_start(self) -> TuningSettings:
+        """The settings to tune a given start prompt with: the warm-start rule, unless ``warm_start`` is off."""
+        if not self.warm_start:
+            return self
+        return replace(self, learning_rate=WARM_START_LR, relative_lr=True)
 
 
 @dataclass
