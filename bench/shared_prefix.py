@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import machine_line, save_json, write_section
+from common import RESULTS, machine_line, save_json, write_section
 
 from recycler_gui.core.data.movie_reviews import movie_reviews
 from recycler_gui.core.evaluation.scoring import Scorer
@@ -152,10 +152,10 @@ def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:.0f} s"
 
 
-def write(results: dict, command: str) -> None:
+def write(results: dict) -> None:
     rows = results["models"]
     body = [
-        f"Command: `{command}`", "", results["machine"], "",
+        f"Command: `{results['command']}`", "", results["machine"], "",
         "The full path runs every example's prompt rows and tokens; the shared prefix runs the 20 prompt rows and the "
         "leading tokens every input shares (BOS, `Review:`) once per scoring call or tuning step and continues each "
         "batch from their key/value cache. Both on one loaded model in one process, repeats alternating; ratios are "
@@ -176,13 +176,14 @@ def write(results: dict, command: str) -> None:
         stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in d["slowest_stages"][:4])
         body += ["", f"Default demo ({d['rows']} rows of {d['examples_per_row']} test examples, {d['path']} path, "
                  f"first run: recyclers fitted afresh): **{minutes(d['seconds'])}** ({d['status']}); slowest stages: "
-                 f"{stages}."]
+                 f"{stages}. Command: `{d['command']}`. {d['machine']}"]
     write_section("Shared prefix", body)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", nargs="+", default=["smollm2-135m", "gemma3-270m"])
+    parser.add_argument("--models", nargs="*", default=["smollm2-135m", "gemma3-270m"],
+                        help="models to measure scoring and tuning on (none: keep the stored measurements)")
     parser.add_argument("--examples", type=int, default=200)
     parser.add_argument("--reference-examples", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
@@ -193,15 +194,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    results = {"machine": machine_line(), "models": [], "demo": []}
-    for device in devices:
-        for name in args.models:
-            results["models"].append(measure_model(name, device, args))
-            save_json("shared_prefix.json", results)
-    for path in {"new": ["shared"], "both": ["shared", "full"], "none": []}[args.demo]:
-        results["demo"].append(demo(path))
+    command = "python " + " ".join(sys.argv)
+    stored = RESULTS / "shared_prefix.json"
+    results = json.loads(stored.read_text()) if stored.exists() else {"models": [], "demo": []}
+    if args.models:  # measured again: the stored rows are replaced; none named keeps them
+        results.update(machine=machine_line(), command=command, models=[])
+        for device in devices:
+            for name in args.models:
+                results["models"].append(measure_model(name, device, args))
+                save_json("shared_prefix.json", results)
+    paths = {"new": ["shared"], "both": ["shared", "full"], "none": []}[args.demo]
+    if paths:
+        results["demo"] = []
+    for path in paths:
+        results["demo"].append({**demo(path), "machine": machine_line(), "command": command})
         save_json("shared_prefix.json", results)
-    write(results, "python " + " ".join(sys.argv))
+    write(results)
 
 
 if __name__ == "__main__":
