@@ -143,11 +143,10 @@ def report_table(report: Report) -> str:
     if report.success_rate is not None:
         lines.append(f"recycled successfully (beats every baseline): {100 * report.success_rate:.0f}% of methods")
     for head in report.head_starts:
-        saved = head.steps_saved
+        reached = "" if head.steps_to_match is None else f" (step {head.steps_to_match})"
         lines.append(
-            f"head start from {head.start}: reached the from-scratch best dev accuracy "
-            f"({100 * head.scratch_best_dev_accuracy:.1f}%, step {head.scratch_best_step}) "
-            + (f"at step {head.steps_to_match}: {saved} steps saved" if saved is not None else "never")
+            f"head start from {head.start} against the from-scratch best dev accuracy "
+            f"({100 * head.scratch_best_dev_accuracy:.1f}%, step {head.scratch_best_step}): {head.outcome}{reached}"
         )
     if report.path:
         lines.append(f"run stored in {report.path}")

@@ -183,6 +183,14 @@ class HeadStart:
     def steps_saved(self) -> int | None:
         return None if self.steps_to_match is None else self.scratch_best_step - self.steps_to_match
 
+    @property
+    def outcome(self) -> str:
+        """In a few words: "55 steps saved", "10 steps later" or "never reached scratch's best"."""
+        saved = self.steps_saved
+        if saved is None:
+            return "never reached scratch's best"
+        return f"{saved} steps saved" if saved >= 0 else f"{-saved} steps later"
+
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "steps_saved": self.steps_saved}
 

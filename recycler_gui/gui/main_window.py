@@ -291,6 +291,7 @@ class MainWindow(QMainWindow):
         else:
             self.report = report
             self.table.set_rows(report.rows)
+            self.plots.show_head_starts(report.head_starts)
         status = report.status
         self.status.finish(cancelled=status == CANCELLED, seconds=report.seconds)
         self.log.appendPlainText(f"{status} in {report.seconds or 0:.0f} s; stored in {report.path}")

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QGraphicsView, QGridLayout, QSizePolicy, QWidget
 
 from ..core.errors import RecyclerError
 from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, START_SERIES, TEACH_SERIES, retune_start
-from ..core.report import SCRATCH, Report, Row, RowKind
+from ..core.report import SCRATCH, HeadStart, Report, Row, RowKind
 from ..core.transfer.recyclers import RECYCLERS
 
 EXPORT_NAMES = {"accuracy": "accuracy.png", "retuning": "retuning.png", "fit_loss": "fit-loss.png"}
@@ -288,6 +288,7 @@ class PlotsPanel(QWidget):
         for legend in (self.retuning_legend, self.fit_legend):
             legend.clear()
             legend.setVisible(False)
+        self.show_head_starts([])
         self._draw_bars()
         self._fix_retuning_range()
 
@@ -301,6 +302,12 @@ class PlotsPanel(QWidget):
             if series.startswith(PLOTTED_SERIES) and points:
                 self._curves[series] = [(float(x), float(y)) for x, y in points]
                 self._draw_curve(series)
+        self.show_head_starts(report.head_starts)
+
+    def show_head_starts(self, heads: list[HeadStart]) -> None:
+        """Title the re-tuning plot with the steps each warm start saved over scratch (none: no title)."""
+        text = " · ".join(f"from {head.start}: {head.outcome}" for head in heads)
+        self.retuning_plot.setTitle(f"head start: {text}" if text else None, size="9pt")
 
     def point_counts(self) -> dict[str, int]:
         """How many bars and points each plot shows (re-tuning: the re-tuning and teaching curves' points and the
