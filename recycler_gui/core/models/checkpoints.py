@@ -197,9 +197,10 @@ class Checkpoint:
             raise TokenizerMissingError(f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
 
     def _read_tokenizer(self) -> Any:
-        """The tokenizer, read without holding the GIL for long, so the window stays responsive while a worker reads.
+        """The tokenizer, read with as little time under the GIL as the libraries allow (the window shares it).
 
-        From a ``tokenizer.json``, the generic fast tokenizer: Rust parses the file and releases the GIL while it does.
+        From a ``tokenizer.json``, the generic fast tokenizer: Rust parses the file in one call, which holds the GIL
+        (about 1.1 s for Gemma's on an idle 2-core machine: the worst window stall left in a demo run).
         transformers 5's model-specific classes (``GemmaTokenizer``) parse the file again in Python and rebuild it from
         vocabulary and merges, holding the GIL for seconds on Gemma's 33 MB file; a config without
         ``added_tokens_decoder`` makes ``from_pretrained`` read the whole file once more for them, though the file
