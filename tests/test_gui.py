@@ -116,7 +116,8 @@ def test_a_demo_like_run_draws_live_training_curves(
     _run_and_wait(window, qtbot)
     assert dialogs == []
     plots, best = window.plots, window.report.head_starts[0].start
-    assert plots.retuning_plot.titleLabel.text.startswith(f"head start: from {best}: ")  # steps saved, or never
+    saved = window.report.head_starts[0].steps_saved
+    assert plots.retuning_plot.titleLabel.text == f"steps saved: {best} {'never' if saved is None else saved}"
     curves = {series: len(points) for series, points in window.report.curves.items() if series.startswith("re-tune")}
     assert curves == {"re-tune: from scratch": 3, f"re-tune: from {best}": 3}  # steps 0, 2 and 4
     legend = [label.text for _, label in plots.retuning_legend.items]

@@ -305,9 +305,10 @@ class PlotsPanel(QWidget):
         self.show_head_starts(report.head_starts)
 
     def show_head_starts(self, heads: list[HeadStart]) -> None:
-        """Title the re-tuning plot with the steps each warm start saved over scratch (none: no title)."""
-        text = " · ".join(f"from {head.start}: {head.outcome}" for head in heads)
-        self.retuning_plot.setTitle(f"head start: {text}" if text else None, size="9pt")
+        """Title the re-tuning plot with the steps each warm start saved over scratch to reach its best dev accuracy
+        (negative: later; never: not within the steps); no warm start, no title."""
+        saved = [f"{head.start} {'never' if head.steps_saved is None else head.steps_saved}" for head in heads]
+        self.retuning_plot.setTitle(f"steps saved: {' · '.join(saved)}" if saved else None, size="9pt")
 
     def point_counts(self) -> dict[str, int]:
         """How many bars and points each plot shows (re-tuning: the re-tuning and teaching curves' points and the
