@@ -26,7 +26,7 @@ from ..data.tasks import TEXT_COLUMN, Task
 from ..data.unlabelled import TeachingTextsError, WritingSettings, read_texts_file, writer_for, written_texts
 from ..evaluation.calibration import calibrated_accuracy, content_free_bias
 from ..evaluation.scoring import Metrics, Scorer, classification_metrics
-from ..events import Cancelled, CancelToken, EventSink, Log, Stage, ignore_events
+from ..events import Cancelled, CancelToken, EventSink, Log, Stage, ignore_events, teach_series
 from ..fields import at_least, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..prompts.formats import FORMATS, SoftPrompt, read_prompt, write_prompt, written_by_us
@@ -210,8 +210,8 @@ def run_teach(job: TeachJob, events: EventSink = ignore_events, cancel: CancelTo
     events(Stage(f"loading {target.name} (the student)"))
     model = target.load_model(job.device, job.dtype)
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=job.batch_size)
-    result = teach(scorer, task, answers.texts, answers.distribution, start.prompt, job.settings(), events=events,
-                   cancel=cancel)
+    result = teach(scorer, task, answers.texts, answers.distribution, start.prompt, job.settings(),
+                   series=teach_series(RECOMMENDED), events=events, cancel=cancel)
     taught = result.prompt.with_tables([result.prompt.encoder], source_model=target.reference, task=task.name,
                                        init=f"taught by {source.reference} with {job.prompt}")
     output = write_prompt(taught, job.out, job.format, inputs=inputs, peft_target=target.peft_target)
