@@ -8,7 +8,7 @@ from ..errors import RecyclerError
 from ..events import CancelToken, EventSink, ignore_events
 from ..models.checkpoints import open_checkpoint
 from ..models.zoo import ZOO, fetch
-from ..report import RETUNE_STARTS
+from ..report import SCRATCH, RowKind
 from ..resources import shipped_prompts
 from .pipeline import Job
 
@@ -38,7 +38,7 @@ def demo_job(eval_size: int = DEMO_EVAL_SIZE) -> Job:
         )
     return Job(
         source=DEMO_SOURCE, target=DEMO_TARGET, prompt=str(sources[0].path), target_prompt=str(targets[0].path),
-        eval_size=eval_size, retune_steps=DEMO_RETUNE_STEPS, retune_from=list(RETUNE_STARTS),
+        eval_size=eval_size, retune_steps=DEMO_RETUNE_STEPS, retune_from=[SCRATCH, RowKind.RECYCLED.value],
         retune_eval_every=DEMO_RETUNE_EVAL_EVERY, retune_eval_size=DEMO_RETUNE_EVAL_SIZE,
     )
 
