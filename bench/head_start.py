@@ -38,7 +38,7 @@ from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt
 from recycler_gui.core.report import RowKind
 from recycler_gui.core.resources import shipped_prompts
-from recycler_gui.core.training.tuning import TuningSettings, initial_prompt, tune
+from recycler_gui.core.training.tuning import TuningSettings, first_step_reaching, initial_prompt, tune
 from recycler_gui.core.transfer.recyclers import RECOMMENDED
 from recycler_gui.core.transfer.recycling import recycle
 
@@ -58,9 +58,9 @@ def seed0(model: str) -> Any:
     return next(p for p in shipped_prompts(model) if p.name.endswith("-seed0") and not p.record.get("max_norm"))
 
 
-def start_prompt(kind: str, source_name: str, target_name: str, source: Any, target: Any) -> SoftPrompt:
+def start_prompt(kind: str, source_name: str, target_name: str, source: Any, target: Any, task: Any) -> SoftPrompt:
     if kind == SCRATCH:
-        return initial_prompt(target.input_embeddings(), target.tokenizer(), movie_reviews(), scratch_settings(0))
+        return initial_prompt(target.input_embeddings(), target.tokenizer(), task, scratch_settings(0))
     shipped = seed0(source_name)
     if kind == RowKind.RECYCLED.value:
         return recycle(source, target, read_prompt(shipped.path), [RECOMMENDED], seed=0).recycled[0].prompt
@@ -93,11 +93,6 @@ def reference(results: list[dict], source_name: str, target_name: str) -> dict:
     }
 
 
-def steps_to(curve: list, accuracy: float) -> int | None:
-    """The first evaluated step whose dev accuracy reached ``accuracy``."""
-    return next((step for step, value in curve if value >= accuracy), None)
-
-
 def run_one(
     source_name: str,
     target_name: str,
@@ -118,7 +113,7 @@ def run_one(
     model = target.load_model("cpu", "float32")
     scorer = Scorer(model, target.tokenizer(), target.family, task.label_words, batch_size=16)
     for start_kind, recipe in todo:
-        start = start_prompt(start_kind, source_name, target_name, source, target)
+        start = start_prompt(start_kind, source_name, target_name, source, target, task)
         if start_kind == SCRATCH:
             settings = scratch_settings(steps or seed0(target_name).record["steps"])
         else:
@@ -159,7 +154,7 @@ def run_one(
 
 
 def reached(run: dict, ref: dict) -> int | None:
-    return steps_to(run["curve"], ref["best_dev"])
+    return first_step_reaching(run["curve"], ref["best_dev"])
 
 
 def mean_dev(run: dict, ref: dict) -> float:

@@ -80,16 +80,21 @@ def teacher_distribution(
     return label_distribution(scores, temperature)
 
 
+def _over_label_means(teacher: torch.Tensor) -> torch.Tensor:
+    """The teacher's distributions [texts, labels], each label's probabilities divided by their mean over the texts."""
+    return teacher / teacher.mean(dim=0, keepdim=True).clamp_min(1e-12)
+
+
 def balanced(teacher: torch.Tensor) -> torch.Tensor:
-    """The teacher's distributions [texts, labels] divided by their mean over the texts, renormalised per text."""
-    weighted = teacher / teacher.mean(dim=0, keepdim=True).clamp_min(1e-12)
+    """The teacher's distributions divided by their mean over the texts, renormalised per text."""
+    weighted = _over_label_means(teacher)
     return weighted / weighted.sum(dim=1, keepdim=True)
 
 
 def label_weights(teacher: torch.Tensor) -> torch.Tensor:
-    """Per-text weights (mean 1) under which each label carries the same share of the teacher's answers [texts,
-    labels]: a text weighs the sum over labels of its probability over that label's mean probability."""
-    weights = (teacher / teacher.mean(dim=0, keepdim=True).clamp_min(1e-12)).sum(dim=1)
+    """Per-text weights (mean 1) under which each label carries the same share of the teacher's answers: a text
+    weighs the sum over labels of its probability over that label's mean probability."""
+    weights = _over_label_means(teacher).sum(dim=1)
     return weights / weights.mean()
 
 

@@ -81,7 +81,12 @@ class TuningResult:
 
     def steps_to_reach(self, accuracy: float) -> int | None:
         """The first evaluated step whose dev accuracy reached ``accuracy``, or None."""
-        return next((step for step, value in self.curve if value >= accuracy), None)
+        return first_step_reaching(self.curve, accuracy)
+
+
+def first_step_reaching(curve: list[tuple[int, float]], accuracy: float) -> int | None:
+    """The first (step, value) point of ``curve`` whose value reached ``accuracy``: its step, or None."""
+    return next((step for step, value in curve if value >= accuracy), None)
 
 
 def initial_prompt(table: torch.Tensor, tokenizer: Any, task: Task, settings: TuningSettings) -> SoftPrompt:
