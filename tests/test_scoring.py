@@ -87,6 +87,31 @@ def test_a_training_batch_runs_the_prompt_and_the_shared_tokens_once(tiny_llama:
     assert sum(positions) == len(batch) * (rows.shape[0] + longest)
 
 
+def test_under_autocast_the_vocabulary_projection_runs_in_float32_and_the_layer_is_left_as_it_was(
+    tiny_gemma: Path,
+) -> None:
+    """Training autocasts to bfloat16; the output layer stays in its weights' float32 at the positions read (autocast
+    would cast the whole vocabulary table on every call), and a forward of its own (accelerate's) is put back."""
+    scorer = _scorer(tiny_gemma, ONE_TOKEN)
+    head = scorer.model.get_output_embeddings()
+    seen: list[tuple[torch.dtype, int]] = []
+    handle = head.register_forward_hook(lambda _m, _args, out: seen.append((out.dtype, out.shape[1])))
+    batch = [scorer.input_ids(text) for text in TEXTS]
+    rows = torch.randn(4, scorer.embed.weight.shape[1])
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            scorer.label_scores(batch, rows)
+        assert seen == [(torch.float32, 0), (torch.float32, 1)]  # the prefix reads no position, the batch one each
+        assert "forward" not in vars(head)
+        own = head.forward
+        head.forward = own
+        scorer.label_scores(batch, rows)
+        assert vars(head)["forward"] is own
+    finally:
+        handle.remove()
+        vars(head).pop("forward", None)
+
+
 def test_batch_size_does_not_change_scores(tiny_gemma: Path) -> None:
     one = _scorer(tiny_gemma, ONE_TOKEN, batch_size=1).score(TEXTS)
     many = _scorer(tiny_gemma, ONE_TOKEN, batch_size=5).score(TEXTS)

@@ -223,8 +223,9 @@ class Scorer:
         length = embeddings.shape[1]
         cache = self._cache([])
         positions = torch.arange(length, device=self.device).unsqueeze(0)
-        self.model(inputs_embeds=embeddings, position_ids=positions, use_cache=True, logits_to_keep=1,
-                   **{self._cache_argument: cache})
+        with self._logits_at(torch.empty(1, 0, dtype=torch.long, device=self.device)):  # only the cache is wanted
+            self.model(inputs_embeds=embeddings, position_ids=positions, use_cache=True,
+                       **{self._cache_argument: cache})
         return SharedPrefix(tokens, length, [(layer.keys, layer.values) for layer in cache.layers])
 
     def _after_prefix(self, batch: Sequence[Sequence[int]], prefix: SharedPrefix) -> torch.Tensor:
@@ -263,17 +264,28 @@ class Scorer:
     @contextmanager
     def _logits_at(self, positions: torch.Tensor) -> Iterator[None]:
         """Make the output layer see only the hidden states at ``positions`` [rows, k] (one set per row), so the
-        vocabulary projection runs there alone and the model's own post-processing (Gemma's soft-capping) applies."""
+        vocabulary projection runs there alone and the model's own post-processing (Gemma's soft-capping) applies.
 
-        def gather(_module: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-            hidden = torch.take_along_dim(args[0], positions.unsqueeze(-1), dim=1)
-            return (hidden, *args[1:])
+        The projection runs in the weights' own dtype even under autocast: autocast would cast the whole vocabulary
+        table again on every call (it caches only trainable weights), which costs more than the product at a few
+        positions (Gemma's table is 262k x 640)."""
+        head = self.model.get_output_embeddings()
+        forward = head.forward
 
-        handle = self.model.get_output_embeddings().register_forward_pre_hook(gather)
+        def at_positions(hidden: torch.Tensor) -> torch.Tensor:
+            hidden = torch.take_along_dim(hidden, positions.unsqueeze(-1), dim=1)
+            with torch.autocast(hidden.device.type, enabled=False):
+                return forward(hidden.to(head.weight.dtype))
+
+        had_own = "forward" in vars(head)  # e.g. accelerate's device-placement wrapper
+        head.forward = at_positions
         try:
             yield
         finally:
-            handle.remove()
+            if had_own:
+                head.forward = forward
+            else:
+                del head.forward
 
     # ------------------------------------------------------------------------------------------------- full path
 

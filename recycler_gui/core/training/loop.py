@@ -146,7 +146,9 @@ def train_rows(
 
 
 def autocast(device: torch.device, enabled: bool) -> Any:
-    """bf16 autocast where the hardware has it (1.6x faster steps on an avx512_bf16 CPU), else a no-op."""
+    """bf16 autocast where the hardware has it, else a no-op. On an avx512_bf16 CPU a tuning step is 1.4x faster on
+    SmolLM2-135M and 1.7x on Gemma-3-270M (bench/cpu_autocast.py); the vocabulary projection stays in the weights'
+    dtype (``Scorer._logits_at``), since autocast would cast the whole table again on every call."""
     if enabled and device.type == "cuda" and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
     if enabled and device.type == "cpu" and _cpu_has_bf16():
@@ -155,10 +157,9 @@ def autocast(device: torch.device, enabled: bool) -> Any:
 
 
 def _cpu_has_bf16() -> bool:
-    try:
-        return bool(torch._C._cpu._is_avx512_bf16_supported())
-    except AttributeError:
-        return False
+    """bfloat16 instructions on this CPU (AVX-512 BF16 or AMX); private torch probes, absent: no."""
+    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, probe, lambda: False)() for probe in probes)
 
 
 def cap_rows(rows: torch.Tensor, cap: float | None) -> None:
