@@ -47,6 +47,24 @@ def test_tuning_lowers_the_loss_and_keeps_the_best_prompt(tiny_t5: Path) -> None
     assert torch.equal(result.prompt.encoder, start.encoder) == (result.best_step == 0)
 
 
+def test_a_start_whose_dev_accuracy_is_known_is_not_scored_again(
+    tiny_llama: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-tuning pick has scored each recycled start on the same dev examples already: step 0 reuses that."""
+    from recycler_gui.core.training import tuning
+
+    checkpoint = open_checkpoint(tiny_llama)
+    scorer = Scorer(checkpoint.load_model("cpu"), checkpoint.tokenizer(), checkpoint.family, (" negative", " positive"))
+    scored: list[int] = []
+    monkeypatch.setattr(tuning, "dev_accuracy", lambda *args: scored.append(1) or 0.5)
+    start = SoftPrompt(checkpoint.input_embeddings()[:4].clone())
+    settings = TuningSettings(steps=2, batch_size=4, eval_every=2, eval_size=4, bf16=False)
+    assert tune(scorer, _toy_task(), start, settings, start_accuracy=0.25).curve == [(0, 0.25), (2, 0.5)]
+    assert len(scored) == 1
+    assert tune(scorer, _toy_task(), start, settings).curve == [(0, 0.5), (2, 0.5)]
+    assert len(scored) == 3
+
+
 @pytest.fixture
 def job(tiny_llama: Path, tiny_gemma: Path, tmp_path: Path) -> Job:
     prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source-prompt.safetensors", "safetensors")

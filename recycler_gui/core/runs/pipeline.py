@@ -430,11 +430,11 @@ class _Run:
             learning_rate=job.retune_learning_rate, batch_size=job.batch_size, eval_every=job.retune_eval_every,
             eval_size=job.retune_eval_size, seed=job.seed, warm_start=job.retune_warm_start,
         )
-        starts: list[tuple[str, SoftPrompt]] = []
+        starts: list[tuple[str, SoftPrompt, float | None]] = []  # name, prompt, its dev accuracy when known
         if SCRATCH in job.retune_from:
             starts.append((SCRATCH, class_label_prompt(
                 table, scorer.tokenizer, task.label_words, settings.prompt_length, job.seed
-            )))
+            ), None))
         if RowKind.RECYCLED.value in job.retune_from and recycled:
             self.emit(Stage(DEV_PICK_STAGE))
             dev = {}
@@ -443,14 +443,15 @@ class _Run:
                 self.emit(Point(f"{START_SERIES}{item.method}", 0, dev[item.method]))
             best = max(recycled, key=lambda item: dev[item.method])
             self.emit(Log(f"re-tuning from {best.method} (dev accuracy {dev[best.method]:.3f})"))
-            starts.append((best.method, best.prompt))
+            starts.append((best.method, best.prompt, dev[best.method]))
         if RowKind.TAUGHT.value in job.retune_from and taught is not None:
-            starts.append((RowKind.TAUGHT.value, taught))
+            starts.append((RowKind.TAUGHT.value, taught, None))
         results = {}
-        for name, start in starts:
+        for name, start, start_accuracy in starts:
             rule = settings if name == SCRATCH else settings.for_start()
             results[name] = result = tune(
-                scorer, task, start, rule, series=retune_series(name), events=self.emit, cancel=self.cancel
+                scorer, task, start, rule, start_accuracy=start_accuracy, series=retune_series(name),
+                events=self.emit, cancel=self.cancel,
             )
             self._add_row(score(
                 f"re-tuned from {name}", RowKind.RETUNED, result.prompt.encoder, retuned_what(name),

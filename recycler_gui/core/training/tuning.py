@@ -111,6 +111,7 @@ def tune(
     settings: TuningSettings,
     *,
     vocabulary_norm: float | None = None,
+    start_accuracy: float | None = None,
     series: str = "tuning",
     events: EventSink = ignore_events,
     cancel: CancelToken | None = None,
@@ -119,6 +120,8 @@ def tune(
 
     With ``settings.max_norm``, rows are projected back into a ball of ``max_norm * vocabulary_norm`` (the mean norm of
     the model's embedding rows) after every step, which keeps the prompt where maps fitted on words hold.
+    ``start_accuracy``: the start's dev accuracy when the caller has it already (same ``eval_size``), so step 0 is not
+    scored again.
     """
     settings.check()
     if settings.max_norm is not None and not vocabulary_norm:
@@ -139,7 +142,8 @@ def tune(
         return -scores.float().gather(1, gold.unsqueeze(1)).mean()
 
     def evaluate(rows: torch.Tensor, step: int) -> tuple[float, tuple[float, ...]]:
-        accuracy = dev_accuracy(scorer, task, rows, settings.eval_size, cancel)
+        known = step == 0 and start_accuracy is not None
+        accuracy = start_accuracy if known else dev_accuracy(scorer, task, rows, settings.eval_size, cancel)
         return accuracy, (accuracy,)
 
     loop = train_rows(
