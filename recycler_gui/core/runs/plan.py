@@ -4,7 +4,7 @@ The stage names here are the ones the pipeline emits (it takes them from here), 
 events line up; a test runs the pipeline and checks that every planned stage arrives in order. Costs are in units of
 one test example scored on the target. The other costs were measured against that on the demo pair (2-core CPU,
 SmolLM2-135M -> Gemma-3-270M): loading a converted model takes about as long as scoring 40 examples, a prompt-tuning
-step about 2.5 examples' worth per example in its batch (forward and backward, bf16), reading both embedding tables
+step about 2.3 examples' worth per example in its batch (forward and backward, bf16), reading both embedding tables
 and vocabularies about 20, and fitting a recycler a few seconds (a fit from the cache costs nothing; a long fit only
 slows the bar for a while: the ETA follows the measured rate).
 """
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 LOAD_COST = 40.0
 READ_COST = 20.0
 FIT_COST = 20.0
-TRAIN_STEP_COST = 2.5
+TRAIN_STEP_COST = 2.3
 """Per example of a training batch."""
 WRITE_COST = 4.0
 """Per text a model writes to teach on (about 30 new tokens each, in batches); nothing when the texts are cached."""
