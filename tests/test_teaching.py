@@ -23,7 +23,7 @@ from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.events import CancelToken, Point, Progress
 from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt
-from recycler_gui.core.training.loop import StepSettings, TrainingSettingsError, train_rows
+from recycler_gui.core.training.loop import StepSettings, TrainingSettingsError, autocast, train_rows
 from recycler_gui.core.training.teaching import (
     TeachingSettings,
     agreement,
@@ -196,6 +196,17 @@ def test_a_relative_learning_rate_warm_up_and_an_anchor_keep_a_warm_start() -> N
     assert moved(warmup=5) == pytest.approx(0.3 * (1 + 2 + 3 + 4 + 5) / 5, rel=0.05)
     assert float(trained(300, 1.0).mean()) > 50
     assert float(trained(300, 1.0, anchor=1e-3).mean()) < 15  # the pull toward the start holds it near 9
+
+
+@pytest.mark.skipif(not Path("/proc/cpuinfo").exists(), reason="reads the CPU's flags from Linux's /proc/cpuinfo")
+def test_training_autocasts_exactly_on_a_cpu_with_bfloat16_instructions() -> None:
+    """A torch release once dropped the probe the loop asked, and steps silently ran in float32 (1.4-1.7x slower)."""
+    flags = set(Path("/proc/cpuinfo").read_text().split())
+    has_bf16 = bool(flags & {"avx512_bf16", "amx_bf16"})
+    with autocast(torch.device("cpu"), enabled=True):
+        assert torch.is_autocast_enabled("cpu") == has_bf16
+    with autocast(torch.device("cpu"), enabled=False):
+        assert not torch.is_autocast_enabled("cpu")
 
 
 # --------------------------------------------------------------------------------------------------- texts to teach
