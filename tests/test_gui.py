@@ -17,6 +17,7 @@ from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_pro
 from recycler_gui.core.report import FINISHED, Report
 from recycler_gui.core.runs.store import list_runs, open_run
 from recycler_gui.gui.main_window import MainWindow
+from recycler_gui.gui.plots import RETUNE_IDLE_TEXT, RETUNING_TITLE, TRAINING_LATER_TEXT
 
 
 @pytest.fixture
@@ -113,9 +114,12 @@ def test_a_demo_like_run_draws_live_training_curves(
     tuned = write_prompt(SoftPrompt(torch.randn(4, 32)), tmp_path / "tuned-on-target.safetensors", "safetensors")
     window.inputs.target_prompt.set_path(str(tuned))
     window.inputs.retune_eval_every.setValue(2)
-    _run_and_wait(window, qtbot)
+    qtbot.mouseClick(window.run_button, Qt.MouseButton.LeftButton)
+    assert window.plots.retuning_idle.toPlainText() == TRAINING_LATER_TEXT  # not "no re-tuning in this run"
+    qtbot.waitUntil(lambda: not window.running, timeout=180_000)
     assert dialogs == []
     plots, best = window.plots, window.report.head_starts[0].start
+    assert not plots.retuning_idle.isVisible()
     saved = window.report.head_starts[0].steps_saved
     assert plots.retuning_plot.titleLabel.text == f"steps saved: {best} {'never' if saved is None else saved}"
     curves = {series: len(points) for series, points in window.report.curves.items() if series.startswith("re-tune")}
@@ -134,6 +138,8 @@ def test_export_writes_files_the_engine_reads_back(
 ) -> None:
     _fill(window, tiny_llama, tiny_gemma, _prompt(tmp_path), write_toy_task(tmp_path), retune_steps=0)
     _run_and_wait(window, qtbot)
+    assert window.plots.retuning_idle.toPlainText() == RETUNE_IDLE_TEXT  # how to get training curves
+    assert window.plots.retuning_plot.titleLabel.text == RETUNING_TITLE  # no head start: the plot keeps its title
     model = window.table.model()
     row = next(i for i in range(model.rowCount()) if model.index(i, 0).data() == "ridge")
     window.table.selectRow(row)

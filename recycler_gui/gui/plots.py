@@ -54,6 +54,10 @@ EXPORT_SIZE = (900, 700)
 START_HEADING = "recycled, at step 0:"
 """The re-tuning legend's line above the recycled prompts' step-0 markers (each listed by its method's name)."""
 RETUNE_IDLE_TEXT = "No re-tuning in this run:\nset Re-tune steps under\nUpper bound and re-tuning."
+TRAINING_LATER_TEXT = "Training curves appear here\nafter the comparison rows."
+"""The re-tuning plot's text while a run that re-tunes or teaches is still scoring the comparison."""
+RETUNING_TITLE = "Re-tuning on the target"
+"""The re-tuning plot's title while no warm start's saved steps are known (they replace it)."""
 RETUNING_AXIS, TEACHING_AXIS = "dev accuracy (%)", "dev accuracy · agreement (%)"
 """The re-tuning plot's y-axis title, without and with a teaching curve (agreement with the teacher, held-out texts)."""
 
@@ -206,6 +210,7 @@ class PlotsPanel(QWidget):
         super().__init__(parent)
         self._rows: list[Row] = []
         self._curves: dict[str, list[tuple[float, float]]] = {}
+        self._steps_saved_title: str | None = None
         self._curve_items: dict[str, pg.PlotDataItem] = {}
         self._value_labels: list[pg.TextItem] = []
         self._bar_legend_keys: list[str] = []
@@ -278,8 +283,9 @@ class PlotsPanel(QWidget):
         self._curves.setdefault(series, []).append((float(x), float(y)))
         self._draw_curve(series)
 
-    def clear(self) -> None:
-        """Remove every row and curve."""
+    def clear(self, training_later: bool = False) -> None:
+        """Remove every row and curve; ``training_later``: the run about to be shown re-tunes or teaches."""
+        self.retuning_idle.setText(TRAINING_LATER_TEXT if training_later else RETUNE_IDLE_TEXT)
         self._rows.clear()
         self._curves.clear()
         for series, item in self._curve_items.items():
@@ -308,7 +314,16 @@ class PlotsPanel(QWidget):
         """Title the re-tuning plot with the steps each warm start saved over scratch to reach its best dev accuracy
         (negative: later; never: not within the steps); no warm start, no title."""
         saved = [f"{head.start} {'never' if head.steps_saved is None else head.steps_saved}" for head in heads]
-        self.retuning_plot.setTitle(f"steps saved: {' · '.join(saved)}" if saved else None, size="9pt")
+        self._steps_saved_title = f"steps saved: {' · '.join(saved)}" if saved else None
+        self._title_retuning_plot()
+
+    def _title_retuning_plot(self) -> None:
+        """The steps saved, or the plot's own title when there are none."""
+        text = self._colours()[1].name()
+        if self._steps_saved_title is None:
+            self.retuning_plot.setTitle(RETUNING_TITLE, color=text, size="10pt")
+        else:
+            self.retuning_plot.setTitle(self._steps_saved_title, color=text, size="9pt")
 
     def point_counts(self) -> dict[str, int]:
         """How many bars and points each plot shows (re-tuning: the re-tuning and teaching curves' points and the
@@ -562,13 +577,10 @@ class PlotsPanel(QWidget):
         grid.setAlpha(70)
         for view in (self.accuracy_view, self.retuning_view, self.fit_view):
             view.setBackground(background)
-        titles = (
-            (self.accuracy_plot, "Accuracy on the target (test)"),
-            (self.retuning_plot, "Re-tuning on the target"),
-            (self.fit_plot, "Recycler fit loss"),
-        )
-        for plot, title in titles:
-            plot.setTitle(title, color=text.name(), size="10pt")
+        self.accuracy_plot.setTitle("Accuracy on the target (test)", color=text.name(), size="10pt")
+        self.fit_plot.setTitle("Recycler fit loss", color=text.name(), size="10pt")
+        self._title_retuning_plot()
+        for plot in (self.accuracy_plot, self.retuning_plot, self.fit_plot):
             for side in ("left", "bottom"):
                 axis = plot.getAxis(side)
                 axis.setPen(pg.mkPen(text))
