@@ -312,7 +312,7 @@ class PlotsPanel(QWidget):
 
     def show_head_starts(self, heads: list[HeadStart]) -> None:
         """Title the re-tuning plot with the steps each warm start saved over scratch to reach its best dev accuracy
-        (negative: later; never: not within the steps); no warm start, no title."""
+        (negative: later; never: not within the steps); none: the plot's own title."""
         saved = [f"{head.start} {'never' if head.steps_saved is None else head.steps_saved}" for head in heads]
         self._steps_saved_title = f"steps saved: {' · '.join(saved)}" if saved else None
         self._title_retuning_plot()
