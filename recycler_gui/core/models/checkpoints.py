@@ -200,7 +200,7 @@ class Checkpoint:
         """The tokenizer, read with as little time under the GIL as the libraries allow (the window shares it).
 
         From a ``tokenizer.json``, the generic fast tokenizer: Rust parses the file in one call, which holds the GIL
-        (about 1.1 s for Gemma's on an idle 2-core machine: the worst window stall left in a demo run).
+        (1.1-1.5 s for Gemma's on an idle 2-core machine: the worst window stall left in a demo run).
         transformers 5's model-specific classes (``GemmaTokenizer``) parse the file again in Python and rebuild it from
         vocabulary and merges, holding the GIL for seconds on Gemma's 33 MB file; a config without
         ``added_tokens_decoder`` makes ``from_pretrained`` read the whole file once more for them, though the file
