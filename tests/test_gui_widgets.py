@@ -319,3 +319,14 @@ def test_the_99th_percentile_delay_shows_a_stall_that_recurs_but_not_a_single_on
     assert percentile([1.0] * 198 + [800.0, 900.0], 99) == 1.0  # two: no more than 1%
     assert percentile([3.0], 99) == 3.0
 
+
+def test_a_background_task_whose_window_went_away_ends_quietly(qapp) -> None:
+    """Closing the window while a model is still being described must not print a traceback from the pool thread."""
+    import shiboken6
+
+    from recycler_gui.gui.worker import BackgroundTask
+
+    for work in (lambda: 1, lambda: 1 / 0):
+        task = BackgroundTask(work)
+        shiboken6.delete(task.signals)
+        task.run()

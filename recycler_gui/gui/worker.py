@@ -6,6 +6,7 @@ cancel token, which it checks between batches, so a run stops within one batch a
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -90,9 +91,16 @@ class BackgroundTask(QRunnable):
         try:
             result = self.work()
         except Exception as error:
-            self.signals.failed.emit(error)
+            self._tell(self.signals.failed, error)
         else:
-            self.signals.done.emit(result)
+            self._tell(self.signals.done, result)
+
+    @staticmethod
+    def _tell(signal: Any, value: Any) -> None:
+        """Emit, unless the window went away while the work ran (its signals' object is deleted then): nobody is left
+        to tell, and a traceback on the terminal at exit would only alarm."""
+        with contextlib.suppress(RuntimeError):  # "Signal source has been deleted"; queued delivery runs no slot here
+            signal.emit(value)
 
 
 _in_flight: set[BackgroundTask] = set()
