@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 from common import machine_line, save_json, write_section
-from tuning_speed import ours
+from tuning_speed import ours, tuning_setup
 
-from recycler_gui.core.data.movie_reviews import movie_reviews
-from recycler_gui.core.evaluation.baselines import class_label_prompt
-from recycler_gui.core.evaluation.scoring import Scorer
-from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.training import loop
 
 
@@ -33,12 +28,7 @@ def forced(bf16: bool):
 
 
 def measure(name: str, steps: int, repeats: int) -> dict:
-    checkpoint = open_checkpoint(name)
-    task = movie_reviews()
-    model = checkpoint.load_model("cpu", "float32")
-    tokenizer = checkpoint.tokenizer()
-    scorer = Scorer(model, tokenizer, checkpoint.family, task.label_words, batch_size=16)
-    start = class_label_prompt(checkpoint.input_embeddings(), tokenizer, task.label_words, 20, 0)
+    scorer, task, start = tuning_setup(name, 16, 20)
     seconds: dict[str, list[float]] = {"float32": [], "bf16 autocast": []}
     original = loop.autocast
     try:
@@ -66,9 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    cpuinfo = Path("/proc/cpuinfo")
-    has_bf16 = cpuinfo.exists() and "avx512_bf16" in cpuinfo.read_text()
-    cpu_flags = "avx512_bf16" if has_bf16 else "no avx512_bf16 (or not Linux)"
+    cpu_flags = "bfloat16 instructions" if loop._cpu_has_bf16() else "no bfloat16 instructions"
     results = [measure(m, args.steps, args.repeats) for m in args.models]
     save_json("cpu_autocast.json", results)
     write_section("CPU autocast", [

@@ -35,11 +35,11 @@ from common import RESULTS, machine_line, save_json, write_section
 
 from recycler_gui.core.data.movie_reviews import movie_reviews
 from recycler_gui.core.evaluation.scoring import Scorer
-from recycler_gui.core.events import RETUNE_SERIES, Progress, Stage
+from recycler_gui.core.events import Progress, Stage
 from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt
 from recycler_gui.core.resources import shipped_prompts
-from recycler_gui.core.runs.plan import DEV_PICK_STAGE, retuned_what, scoring_stage
+from recycler_gui.core.runs.plan import DEV_PICK_STAGE
 from recycler_gui.core.storage import cache_dir
 from recycler_gui.core.training.tuning import TuningSettings, tune
 
@@ -150,10 +150,10 @@ def demo(path: str) -> dict:
 
 
 def retuning_seconds(stages: list[tuple[str, float]]) -> float:
-    """The demo's re-tuning part: the dev pick of the start, the re-tunings and scoring their prompts."""
-    scoring_retuned = scoring_stage(retuned_what("START"), "MODEL").split("START")[0]  # the stage name up to the start
-    return sum(seconds for name, seconds in stages
-               if name == DEV_PICK_STAGE or name.startswith((RETUNE_SERIES, scoring_retuned)))
+    """The demo's re-tuning part: every stage from the dev pick of the start on (the re-tunings, scoring their
+    prompts), the pipeline's last phase."""
+    names = [name for name, _ in stages]
+    return sum(seconds for _, seconds in stages[names.index(DEV_PICK_STAGE):]) if DEV_PICK_STAGE in names else 0.0
 
 
 def minutes(seconds: float) -> str:

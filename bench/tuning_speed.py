@@ -24,6 +24,7 @@ from recycler_gui.core.data.tasks import Task
 from recycler_gui.core.evaluation.baselines import class_label_prompt
 from recycler_gui.core.evaluation.scoring import Scorer
 from recycler_gui.core.models.checkpoints import open_checkpoint
+from recycler_gui.core.prompts.formats import SoftPrompt
 from recycler_gui.core.training.tuning import TuningSettings, tune
 
 
@@ -71,16 +72,21 @@ def peft_step_time(model, tokenizer, task: Task, steps: int, batch_size: int, le
     return (time.perf_counter() - started) / steps
 
 
-def measure(name: str, steps: int, batch_size: int, length: int) -> dict:
+def tuning_setup(name: str, batch_size: int, length: int) -> tuple[Scorer, Task, SoftPrompt]:
+    """The model loaded in float32 on the CPU, the movie reviews and the class-label start prompt of ``length``."""
     checkpoint = open_checkpoint(name)
     task = movie_reviews()
-    model = checkpoint.load_model("cpu", "float32")
     tokenizer = checkpoint.tokenizer()
-    scorer = Scorer(model, tokenizer, checkpoint.family, task.label_words, batch_size=batch_size)
-    table = checkpoint.input_embeddings()
-    start = class_label_prompt(table, tokenizer, task.label_words, length, 0)
+    scorer = Scorer(checkpoint.load_model("cpu", "float32"), tokenizer, checkpoint.family, task.label_words,
+                    batch_size=batch_size)
+    start = class_label_prompt(checkpoint.input_embeddings(), tokenizer, task.label_words, length, 0)
+    return scorer, task, start
+
+
+def measure(name: str, steps: int, batch_size: int, length: int) -> dict:
+    scorer, task, start = tuning_setup(name, batch_size, length)
     ours_seconds = ours(scorer, task, start, steps, batch_size)
-    peft_seconds = peft_step_time(model, tokenizer, task, steps, batch_size, length)
+    peft_seconds = peft_step_time(scorer.model, scorer.tokenizer, task, steps, batch_size, length)
     result = {"model": name, "batch_size": batch_size, "prompt_length": length, "steps": steps,
               "ours_seconds_per_step": round(ours_seconds, 3), "peft_seconds_per_step": round(peft_seconds, 3),
               "speedup": round(peft_seconds / ours_seconds, 2)}
