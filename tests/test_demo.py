@@ -85,3 +85,16 @@ def test_cli_demo_without_shipped_prompts_is_one_readable_error(resource_root: P
     assert main(["demo"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: this installation has no shipped prompts") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("size", ["0", "-3"])
+def test_cli_demo_refuses_a_bad_eval_size_before_fetching_anything(
+    size: str, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    from recycler_gui.core.runs import demo
+
+    monkeypatch.setattr(demo, "prepare_demo", lambda *_: pytest.fail("fetched before checking"))
+    assert main(["demo", "--eval-size", size]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: the setting eval_size (--eval-size) must be 1 or more, not {size}")
+    assert err.count("\n") == 1

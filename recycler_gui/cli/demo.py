@@ -27,7 +27,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .compare import print_report
 
     events = TerminalEvents()
-    job = demo_job(args.eval_size or DEMO_EVAL_SIZE)
+    job = demo_job(DEMO_EVAL_SIZE if args.eval_size is None else args.eval_size)
+    job.check()  # a bad --eval-size is one line before hundreds of MB are fetched
     prepare_demo(events)
     if job.eval_size == DEMO_EVAL_SIZE:
         events(Log(f"the demo takes about {DEMO_MINUTES} minutes on 2 idle CPU cores (less with a GPU)"))
