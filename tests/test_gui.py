@@ -161,18 +161,22 @@ def test_exports_never_go_over_the_runs_inputs_and_failures_are_dialogs(
     window: MainWindow, tmp_path: Path, dialogs: list[str]
 ) -> None:
     task = write_toy_task(tmp_path)
-    before = task.read_bytes()
-    window.report = Report(job={"task": str(task)}, status=FINISHED)
+    source_prompt = _prompt(tmp_path)  # written by Prompt Recycler, so only its being an input protects it
+    before = task.read_bytes(), source_prompt.read_bytes()
+    window.report = Report(job={"task": str(task), "prompt": str(source_prompt)}, status=FINISHED)
+    exported = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "run-prompt.safetensors", "safetensors")
     window.export_report_to(task)
-    assert task.read_bytes() == before
-    window.export_prompt_to(_prompt(tmp_path), task, "npy")
-    assert task.read_bytes() == before
-    (tmp_path / "notes.txt").write_text("mine")
-    window.export_report_to(tmp_path / "notes.txt" / "report.csv")  # under a file: cannot be written
+    window.export_prompt_to(exported, source_prompt, "safetensors")
+    (tmp_path / "notes.npy").write_text("mine")
+    window.export_prompt_to(exported, tmp_path / "notes.npy", "npy")
+    assert (task.read_bytes(), source_prompt.read_bytes()) == before
+    window.export_report_to(tmp_path / "notes.npy" / "report.csv")  # under a file: cannot be written
     assert dialogs[0].startswith(f"Refusing to write {task}: it would overwrite the input")
-    assert dialogs[1].startswith(f"Refusing to replace {task}: it exists and is not an output Prompt Recycler wrote")
-    assert dialogs[2].startswith(f"Cannot write {tmp_path / 'notes.txt' / 'report.csv'}: {tmp_path / 'notes.txt'} is a")
-    assert len(dialogs) == 3
+    assert dialogs[1].startswith(f"Refusing to write {source_prompt}: it would overwrite the input")
+    assert dialogs[2].startswith(f"Refusing to replace {tmp_path / 'notes.npy'}: it exists and is not an output")
+    assert dialogs[3].startswith(f"Cannot write {tmp_path / 'notes.npy' / 'report.csv'}: {tmp_path / 'notes.npy'} is")
+    assert len(dialogs) == 4
+    assert (tmp_path / "notes.npy").read_text() == "mine"
 
 
 def test_cancel_mid_run_keeps_the_finished_rows(

@@ -34,7 +34,7 @@ from ..core.events import Cancelled, Log, NextPrompt, Plan, Point, Progress, Res
 from ..core.prompts.formats import read_prompt, write_prompt
 from ..core.report import CANCELLED, Report
 from ..core.runs.batch import member_report
-from ..core.runs.pipeline import Job
+from ..core.runs.pipeline import Job, job_inputs
 from ..core.storage import ensure_not_input, write_text_atomic
 from .batch_view import BatchPanel
 from .device_status import DeviceStatus
@@ -349,7 +349,7 @@ class MainWindow(QMainWindow):
         try:
             if not source.exists():
                 raise InputNotFoundError(f"the run's prompt {source} is gone", "run the comparison again")
-            written = write_prompt(read_prompt(source), path, fmt)
+            written = write_prompt(read_prompt(source), path, fmt, inputs=job_inputs(self.report.job))
         except RecyclerError as error:
             show_error(self, error)
             return
@@ -370,11 +370,8 @@ class MainWindow(QMainWindow):
     def export_report_to(self, path: Path) -> None:
         """Write the report as JSON or CSV (by suffix), never over one of the run's inputs; errors become dialogs."""
         text = self.report.to_json() if path.suffix.lower() == ".json" else self.report.to_csv()
-        job = self.report.job
-        inputs = [Path(job[key]) for key in ("source", "target", "prompt", "task", "target_prompt", "teach_texts")
-                  if job.get(key)]
         try:
-            ensure_not_input(path, inputs)
+            ensure_not_input(path, job_inputs(self.report.job))
             write_text_atomic(path, text)
         except RecyclerError as error:
             show_error(self, error)

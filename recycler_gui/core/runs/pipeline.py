@@ -194,6 +194,17 @@ class Job(RunSettings):
         return TeachingSettings(steps=self.teach_steps, seed=self.seed)
 
 
+INPUT_SETTINGS = ("source", "target", "prompt", "task", "target_prompt", "teach_texts")
+"""The job settings that name the user's files or folders: nothing a run or an export writes may touch them."""
+
+
+def job_inputs(job: dict[str, Any]) -> list[Path]:
+    """The paths among a job's settings (``Job.as_dict()``, or a stored report's ``job``) that name the user's inputs;
+    names that are no paths (a Hub id, a built-in task) are kept too: ``storage.ensure_not_input`` skips what does not
+    exist."""
+    return [Path(job[key]) for key in INPUT_SETTINGS if job.get(key)]
+
+
 def run(job: Job, events: EventSink = ignore_events, cancel: CancelToken | None = None) -> Report:
     """Run the comparison; returns the report, also written to the run folder as it grows.
 
