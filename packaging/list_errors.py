@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def render(node: ast.AST) -> str:
     if isinstance(node, ast.FormattedValue) and _words(node.value):
         return f"‹{' / '.join(_words(node.value))}›"  # {'a' if x else 'b' if y else 'c'}: ‹a / b / c›
     if isinstance(node, ast.FormattedValue):
-        inner = ast.unparse(node.value)
+        inner = re.sub(r"\[[^]]*\]", "", ast.unparse(node.value))  # weights.shape[0]: ‹shape›
         short = inner.split(".")[-1].split("(")[0].strip("()[]'\" ") or "value"
         return f"‹{short}›"
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -71,8 +72,8 @@ def collect() -> dict[str, list[tuple[str, str, str]]]:
                 continue
             problem = render(node.args[0])
             fix = render(node.args[1]) if len(node.args) > 1 else ""
-            if problem.startswith("‹") and problem.endswith("›"):
-                continue  # re-raising another error's text
+            if not re.sub("‹[^›]*›", "", problem).strip():
+                continue  # no words of its own: re-raising another error's text
             found.setdefault(module, []).append((node.func.id, problem, fix))
     return found
 

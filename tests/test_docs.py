@@ -15,6 +15,13 @@ def test_the_error_catalogue_lists_every_message_in_the_code() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_messages_that_start_and_end_with_a_value_are_listed_but_re_raises_are_not() -> None:
+    catalogue = (ROOT / "docs" / "ERRORS.md").read_text(encoding="utf-8")
+    assert "| AmbiguousKeyError | ‹path› holds several tensors that could be the prompt: ‹_describe_keys› |" in (
+        catalogue)
+    assert "| TaskError | ‹problem› |" not in catalogue  # `raise TaskError(error.problem, ...)` adds no message
+
+
 def test_the_user_guide_shows_only_screenshots_that_exist() -> None:
     guide = (ROOT / "docs" / "USER_GUIDE.md").read_text(encoding="utf-8")
     images = [line.split("](", 1)[1].split(")", 1)[0] for line in guide.splitlines() if line.startswith("![")]
