@@ -12,8 +12,10 @@ import errno
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +107,25 @@ def test_a_run_id_may_not_lead_out_of_the_runs_folder_through_a_link(
     assert main(["runs", "--delete", "20250101-000000-abcdef"]) == 2
     _one_error_line(capsys.readouterr().err, "no stored run")
     assert (victim / "job.json").is_file()
+
+
+@pytest.mark.parametrize("stored", ["report.json", "batch.json"])
+def test_a_run_still_being_written_is_not_deleted_but_an_interrupted_one_is(
+    capsys: pytest.CaptureFixture[str], stored: str
+) -> None:
+    """`runs --delete` removed a run whose writer was still writing into it (the window refused; the CLI did not)."""
+    folder = runs_root() / "20250101-000000-abcdef"
+    folder.mkdir(parents=True)
+    (folder / "job.json").write_text("{}")
+    alive = {"host": socket.gethostname(), "pid": os.getpid()}
+    (folder / stored).write_text(json.dumps({"status": "running", "writer": alive, "heartbeat": time.time()}))
+    assert main(["runs", "--delete", folder.name]) == 2
+    _one_error_line(capsys.readouterr().err, "is still being written", "Cancel it first")
+    assert (folder / "job.json").is_file()
+    (folder / "heartbeat").write_text(f"{time.time() - 3600:.3f}\n")  # its writer went silent an hour ago
+    (folder / stored).write_text(json.dumps({"status": "running", "writer": alive, "heartbeat": time.time() - 3600}))
+    assert main(["runs", "--delete", folder.name]) == 0
+    assert not folder.exists()
 
 
 # ------------------------------------------------------------------------------------------ outputs over inputs

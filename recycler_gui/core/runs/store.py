@@ -34,6 +34,10 @@ BATCH_FILE = "batch.json"
 """What a batch of prompts keeps in its run folder instead of a report (``runs.batch``)."""
 
 
+class RunInUseError(RecyclerError):
+    """A run that is still being written cannot be deleted."""
+
+
 def runs_root() -> Path:
     """The folder that holds every run."""
     return data_dir() / "runs"
@@ -111,6 +115,19 @@ class RunFolder:
         with contextlib.suppress(OSError, ValueError):
             return max(stored or 0.0, float((self.path / HEARTBEAT).read_text()))
         return stored
+
+    def is_live(self) -> bool:
+        """Still being written: stored as running (a report or a batch) by a writer that is heard from."""
+        stored = self.path / BATCH_FILE if (self.path / BATCH_FILE).is_file() else self.path / "report.json"
+        try:
+            values = json.loads(stored.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if not isinstance(values, dict):
+            return False
+        stored_beat = values.get("heartbeat")
+        heartbeat = self.last_heartbeat(stored_beat if isinstance(stored_beat, int | float) else None)
+        return self.status_now(str(values.get("status")), values.get("writer"), heartbeat) == RUNNING
 
     @staticmethod
     def status_now(status: str, writer: Any, heartbeat: float | None) -> str:
@@ -199,5 +216,8 @@ def open_run(run_id: str) -> RunFolder:
 
 
 def delete_run(run_id: str) -> None:
-    """Remove a stored run and everything in it."""
-    shutil.rmtree(open_run(run_id).path)
+    """Remove a stored run and everything in it; never a live one, whose writer would go on writing into it."""
+    folder = open_run(run_id)
+    if folder.is_live():
+        raise RunInUseError(f"the run {run_id} is still being written", "cancel it first (or wait until it ends)")
+    shutil.rmtree(folder.path)
