@@ -48,7 +48,7 @@ class TeachSource:
 
     texts: str | None = setting(None, "file of unlabelled texts to teach on (one per line, or a column of a table)")
     texts_column: str | None = setting(
-        None, f"the column of --teach-texts that holds the texts (tables; default {TEXT_COLUMN})"
+        None, f"the column of the texts file that holds the texts (tables; default {TEXT_COLUMN})"
     )
     writing: WritingSettings = setting(factory=WritingSettings, help="how many texts a model writes, and how")
 
