@@ -495,7 +495,7 @@ class InputsPanel(QWidget):
         super().__init__()
         self.download = QCheckBox(DOWNLOAD_LABEL, checked=downloads_allowed())
         self.download.setToolTip(
-            "Hub ids not in the local Hugging Face cache are downloaded (config, tokenizer, safetensors weights) "
+            "Hub ids not in the local Hugging Face cache are downloaded (config, tokenizer, weights) "
             "into it, with progress; off, only models already here are used"
         )
         self.source = ModelPicker("Source model", settings, "source", pool, self.download.isChecked)

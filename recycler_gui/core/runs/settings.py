@@ -37,7 +37,7 @@ class RunSettings:
     )
     template: str | None = setting(None, "input template with a {text} slot; \\n for a line break")
     download: bool | None = setting(
-        None, "download models missing from the Hugging Face cache (config, tokenizer, safetensors weights); without "
+        None, "download models missing from the Hugging Face cache (config, tokenizer, weights); without "
         f"it {DOWNLOAD_SETTING}=1 allows downloads, else models must be there already"
     )
     device: str = setting("auto", "auto, cpu, cuda, cuda:N or mps")
