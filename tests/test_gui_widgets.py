@@ -14,12 +14,13 @@ from PySide6.QtCore import QSettings, Qt, QThreadPool
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication
 
+from recycler_gui.core.errors import OverwriteError, WriteError
 from recycler_gui.core.fields import default_of, help_of
 from recycler_gui.core.report import COLUMNS, Report, Row, RowKind
 from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
 from recycler_gui.gui.inputs import InputsPanel
-from recycler_gui.gui.plots import SOURCE_LABEL, ExportError, PlotsPanel, method_colour
+from recycler_gui.gui.plots import SOURCE_LABEL, PlotsPanel, method_colour
 from recycler_gui.gui.responsiveness import percentile
 from recycler_gui.gui.results import ResultsTable
 
@@ -191,9 +192,27 @@ def test_a_panel_never_shown_exports_at_a_readable_size(qtbot, tmp_path: Path) -
 
 def test_export_to_an_unusable_folder_is_a_user_error(panel: PlotsPanel, tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("not a folder")
-    with pytest.raises(ExportError, match="could not be saved"):
+    with pytest.raises(WriteError, match="a-file is a file, not a folder"):
         panel.export_png(tmp_path / "a-file")
     assert [p.name for p in tmp_path.iterdir()] == ["a-file"]
+
+
+def test_export_replaces_its_own_images_but_never_a_users_file(panel: PlotsPanel, tmp_path: Path) -> None:
+    """Exporting into a folder holding the user's own accuracy.png replaced it silently (and a failure after it deleted
+    it): the folder picker asks nothing, so only images we exported may be replaced."""
+    panel.show_report(_report())
+    first = [p.read_bytes() for p in panel.export_png(tmp_path)]
+    panel.show_report(Report(rows=_report().rows[:1]))
+    assert [p.read_bytes() for p in panel.export_png(tmp_path)] != first  # ours: replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(0x336699)
+    image.save(str(mine / "accuracy.png"), "PNG")  # the user's own picture of that name
+    before = (mine / "accuracy.png").read_bytes()
+    with pytest.raises(OverwriteError, match="accuracy.png: it exists and is not an output Prompt Recycler wrote"):
+        panel.export_png(mine)
+    assert [p.name for p in mine.iterdir()] == ["accuracy.png"] and (mine / "accuracy.png").read_bytes() == before
 
 
 def test_plots_follow_a_dark_palette(panel: PlotsPanel) -> None:

@@ -6,7 +6,6 @@ Fed a ``BatchReport`` (a finished batch, or one reopened from History); exports 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,7 +32,16 @@ from ..core.errors import RecyclerError
 from ..core.report import FINISHED, RowKind
 from ..core.storage import write_text_atomic
 from .errors import show_error
-from .plots import KIND_COLOURS, CategoryAxis, ExportError, LegendSwatch, legend_beside, method_colour, plot_view
+from .plots import (
+    KIND_COLOURS,
+    CategoryAxis,
+    ExportError,
+    LegendSwatch,
+    legend_beside,
+    method_colour,
+    plot_view,
+    stage_png,
+)
 
 GROUP_WIDTH = 0.8
 EXPORT_WIDTH = 1400
@@ -179,15 +187,9 @@ class BatchPanel(QWidget):
         """Write the plot as PNG (all or nothing)."""
         exporter = ImageExporter(self.view.ci)
         exporter.parameters()["width"] = max(int(exporter.parameters()["width"]), EXPORT_WIDTH)
-        image = exporter.export(toBytes=True)
-        temporary = path.with_name(f".{path.name}.part")
         try:
-            if image is None or image.isNull() or not image.save(str(temporary), "PNG"):
-                raise OSError(f"could not write {temporary.name}")
-            temporary.replace(path)
+            stage_png(exporter.export(toBytes=True), path).replace(path)
         except OSError as error:
-            with contextlib.suppress(OSError):
-                temporary.unlink(missing_ok=True)
             raise ExportError(f"the plot could not be saved to {path} ({error})",
                               "choose a folder you can write to") from error
 

@@ -380,9 +380,14 @@ class MainWindow(QMainWindow):
 
     def export_plots(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export the plots as PNG", str(self._export_dir()))
-        if folder:
+        if not folder:
+            return
+        try:
             written = self.plots.export_png(Path(folder))
-            self.log.appendPlainText(f"exported {len(written)} plots to {folder}")
+        except RecyclerError as error:
+            show_error(self, error)
+            return
+        self.log.appendPlainText(f"exported {len(written)} plots to {folder}")
 
     def _export_dir(self) -> Path:
         return Path(str(self.settings.value("paths/export", str(Path.home()))))

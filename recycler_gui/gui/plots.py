@@ -9,7 +9,6 @@ follow it when it changes.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,14 @@ from pyqtgraph.exporters import ImageExporter
 from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
 from PySide6.QtCore import QEvent, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPalette
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QImageReader, QPainter, QPalette
 from PySide6.QtWidgets import QGraphicsView, QGridLayout, QSizePolicy, QWidget
 
 from ..core.errors import RecyclerError
 from ..core.events import FIT_LOSS_SERIES, RETUNE_SERIES, START_SERIES, TEACH_SERIES, retune_start
+from ..core.prompts.formats import OUR_MARK
 from ..core.report import SCRATCH, HeadStart, Report, Row, RowKind
+from ..core.storage import guard_outputs
 from ..core.transfer.recyclers import RECYCLERS
 
 EXPORT_NAMES = {"accuracy": "accuracy.png", "retuning": "retuning.png", "fit_loss": "fit-loss.png"}
@@ -64,6 +65,24 @@ RETUNING_AXIS, TEACHING_AXIS = "dev accuracy (%)", "dev accuracy · agreement (%
 
 class ExportError(RecyclerError):
     """A plot image that could not be written."""
+
+
+def stage_png(image: QImage | None, path: Path) -> Path:
+    """Write ``image`` as a PNG marked as ours (``OUR_MARK`` as a text chunk) beside ``path``; returns the temporary
+    file to move onto ``path`` (``OSError`` when it cannot be written, leaving nothing)."""
+    temporary = path.with_name(f".{path.name}.part")
+    if image is not None and not image.isNull():
+        image.setText(*OUR_MARK)
+        if image.save(str(temporary), "PNG"):
+            return temporary
+    temporary.unlink(missing_ok=True)
+    raise OSError(f"could not write {temporary.name}")
+
+
+def plot_written_by_us(path: Path) -> bool:
+    """Whether ``path`` is a PNG that Prompt Recycler exported (only such images are ever replaced)."""
+    reader = QImageReader(str(path))
+    return path.is_file() and reader.format() == b"png" and reader.text(OUR_MARK[0]) == OUR_MARK[1]
 
 
 def method_colour(method: str) -> str:
@@ -357,29 +376,28 @@ class PlotsPanel(QWidget):
             twin.deleteLater()
 
     def _export(self, folder: Path) -> list[Path]:
+        """Refuse first any image name in ``folder`` that holds a file not exported by us; then render all three
+        beside their places and move them in, so a failure replaces nothing."""
         items = {"accuracy": self.accuracy_view.ci, "retuning": self.retuning_view.ci, "fit_loss": self.fit_view.ci}
-        written: list[Path] = []
+        paths = {key: folder / name for key, name in EXPORT_NAMES.items()}
+        guard_outputs(paths.values(), (), plot_written_by_us)
+        staged: list[tuple[Path, Path]] = []
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for key, item in items.items():
-                path = folder / EXPORT_NAMES[key]
                 exporter = ImageExporter(item)
                 width = int(exporter.parameters()["width"])
                 exporter.parameters()["width"] = EXPORT_SCALE * max(width, EXPORT_MIN_WIDTH // EXPORT_SCALE)
-                image = exporter.export(toBytes=True)
-                temporary = path.with_name(f".{path.name}.part")
-                if image is None or image.isNull() or not image.save(str(temporary), "PNG"):
-                    raise OSError(f"could not write {temporary.name}")
-                temporary.replace(path)
-                written.append(path)
-        except Exception as error:
-            for path in [*written, *(folder / f".{name}.part" for name in EXPORT_NAMES.values())]:
-                with contextlib.suppress(OSError):
-                    path.unlink(missing_ok=True)
+                staged.append((stage_png(exporter.export(toBytes=True), paths[key]), paths[key]))
+        except OSError as error:
+            for temporary, _ in staged:
+                temporary.unlink(missing_ok=True)
             raise ExportError(
                 f"the plots could not be saved to {folder} ({error})", "choose a folder you can write to"
             ) from error
-        return written
+        for temporary, path in staged:
+            temporary.replace(path)
+        return list(paths.values())
 
     # --- the accuracy chart
 
