@@ -127,6 +127,21 @@ def test_ambiguous_file_asks_for_key_and_key_chooses(tmp_path: Path) -> None:
         read_prompt(path, key="c")
 
 
+def test_a_models_weights_file_given_as_the_prompt_is_named_so_in_one_short_line(tiny_llama: Path) -> None:
+    """A model's model.safetensors in the prompt field listed its every tensor (30 lines in the window) and asked for
+    --key, which the window does not have."""
+    with pytest.raises(UnknownFormatError, match=r"holds a model's weights \(\d+ tensors\), not a prompt") as caught:
+        read_prompt(tiny_llama / "model.safetensors")
+    assert len(str(caught.value)) < 250 and "source or target model" in caught.value.fix
+
+
+def test_a_long_list_of_candidate_tensors_is_cut_short(tmp_path: Path) -> None:
+    path = tmp_path / "many.safetensors"
+    save_file({f"prompt_{i}": torch.ones(3, 4) for i in range(8)}, str(path))
+    with pytest.raises(AmbiguousKeyError, match=r"prompt_5 \[3, 4\] and 2 more\."):
+        read_prompt(path)
+
+
 def test_reading_a_peft_adapter_through_its_weights_file(tmp_path: Path) -> None:
     write_prompt(_prompt(), tmp_path / "adapter", "peft")
     assert read_prompt(tmp_path / "adapter" / "adapter_model.safetensors").meta.origin_format == "peft"

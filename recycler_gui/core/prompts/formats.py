@@ -48,6 +48,8 @@ CAUSAL_TASK = "CAUSAL_LM"
 
 _META_FIELDS = ("source_model", "task", "init")
 OUR_MARK = ("written_by", "prompt-recycler")
+MAX_PROMPT_TENSORS = 8
+"""A file of more tensors than this, none of them plainly the prompt, is taken for a model's weights."""
 """The metadata entry every prompt file and adapter we write carries: how an earlier output of ours is recognised."""
 MAX_CONFIG_BYTES = 1_000_000
 """An ``adapter_config.json`` larger than this is not one (PEFT writes about 1 kB)."""
@@ -362,14 +364,22 @@ def _pick_key(tensors: dict[str, torch.Tensor], path: Path) -> str:
     named = [name for name in tables if "prompt" in name.lower()]
     if len(named) == 1:
         return named[0]
+    if len(tensors) > MAX_PROMPT_TENSORS or (path.parent / "config.json").is_file():
+        raise UnknownFormatError(
+            f"{path} holds a model's weights ({len(tensors)} tensors), not a prompt",
+            "pick a prompt file or PEFT adapter folder; the model's folder goes in as the source or target model",
+        )
     raise AmbiguousKeyError(
         f"{path} holds several tensors that could be the prompt: {_describe_keys(tensors)}",
-        "say which with --key NAME",
+        "say which with --key NAME (the window reads a file with one prompt tensor: save that one on its own)",
     )
 
 
-def _describe_keys(tensors: Mapping[str, torch.Tensor]) -> str:
-    return ", ".join(f"{name} {list(tensor.shape)}" for name, tensor in tensors.items()) or "nothing"
+def _describe_keys(tensors: Mapping[str, torch.Tensor], shown: int = 6) -> str:
+    """The first ``shown`` tensors' names and shapes, and how many more there are."""
+    names = [f"{name} {list(tensor.shape)}" for name, tensor in list(tensors.items())[:shown]]
+    more = f" and {len(tensors) - shown} more" if len(tensors) > shown else ""
+    return ", ".join(names) + more if names else "nothing"
 
 
 def _read_peft(folder: Path) -> SoftPrompt:
