@@ -19,7 +19,7 @@ from recycler_gui.core.fields import default_of, help_of
 from recycler_gui.core.report import COLUMNS, Report, Row, RowKind
 from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
-from recycler_gui.gui.inputs import InputsPanel
+from recycler_gui.gui.inputs import NOT_FETCHED_TEXT, InputsPanel
 from recycler_gui.gui.plots import SOURCE_LABEL, PlotsPanel, method_colour
 from recycler_gui.gui.responsiveness import percentile
 from recycler_gui.gui.results import ResultsTable
@@ -329,6 +329,16 @@ def test_the_window_starts_at_the_job_defaults(qtbot, tmp_path: Path) -> None:
         assert getattr(inputs, name).value() == default_of(Job, name), name
         assert getattr(inputs, name).toolTip() == help_of(Job, name)
     assert inputs.dtype.currentText() == default_of(Job, "dtype")
+
+
+def test_the_built_in_task_not_fetched_yet_points_to_the_button_and_run_not_a_terminal_command(
+    qtbot, tmp_path: Path
+) -> None:
+    inputs = InputsPanel(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), QThreadPool())
+    qtbot.addWidget(inputs)
+    inputs.task.refresh_preview()
+    assert inputs.task.preview.text() == NOT_FETCHED_TEXT and not inputs.task.fetch.isHidden()
+    assert "prompt-recycler" not in NOT_FETCHED_TEXT and "Run" in NOT_FETCHED_TEXT
 
 
 def test_the_99th_percentile_delay_shows_a_stall_that_recurs_but_not_a_single_one() -> None:

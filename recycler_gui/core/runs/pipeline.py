@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ..data.catalog import fetch_if_builtin_task
 from ..data.tasks import Task
 from ..data.unlabelled import WritingSettings
 from ..errors import CorruptFileError, InputNotFoundError
@@ -233,6 +234,7 @@ class _Run:
         given_texts = None
         if job.teach_steps and job.teach_texts:  # a bad file fails before any model is fetched
             given_texts = checked_texts_file(job.teach_texts, job.teach_texts_column)
+        fetch_if_builtin_task(job.task, self.emit)  # small, and a failure is better before the models than after
         for reference in (job.source, job.target):
             fetch_if_zoo_model(reference, self.emit, self.cancel)
         source, target = (open_checkpoint(reference, download=job.download, events=self.emit, cancel=self.cancel)

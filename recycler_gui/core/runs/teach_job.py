@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from ..data.catalog import fetch_if_builtin_task
 from ..data.tasks import TEXT_COLUMN, Task
 from ..data.unlabelled import TeachingTextsError, WritingSettings, read_texts_file, writer_for, written_texts
 from ..evaluation.calibration import calibrated_accuracy, content_free_bias
@@ -192,6 +193,7 @@ def run_teach(job: TeachJob, events: EventSink = ignore_events, cancel: CancelTo
     check_prompt_fits_source(prompt, source)
     inputs = [job.prompt, *source.input_paths, *target.input_paths, *([job.texts] if job.texts else [])]
     guard_outputs([Path(job.out)], inputs, written_by_us)
+    fetch_if_builtin_task(job.task, events)
     task = job.load_task()
     if job.texts:
         checked_texts_file(job.texts, job.texts_column)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..data.catalog import fetch_if_builtin_task
 from ..evaluation.scoring import Metrics, Scorer, classification_metrics
 from ..events import CancelToken, EventSink, Stage, ignore_events
 from ..fields import at_least, setting
@@ -96,6 +97,7 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
     out = Path(job.out)
     inputs = [path for path in (job.start, job.task, job.model) if path]  # a built-in task or model id is no path
     guard_outputs([out], inputs, written_by_us)
+    fetch_if_builtin_task(job.task, events)
     task = job.load_task()
     checkpoint = open_checkpoint(job.model, download=job.download, events=events, cancel=cancel)
     inputs += checkpoint.input_paths  # where a model id or demo model name lives
