@@ -173,7 +173,7 @@ def test_exports_never_go_over_the_runs_inputs_and_failures_are_dialogs(
     window.export_report_to(tmp_path / "notes.npy" / "report.csv")  # under a file: cannot be written
     assert dialogs[0].startswith(f"Refusing to write {task}: it would overwrite the input")
     assert dialogs[1].startswith(f"Refusing to write {source_prompt}: it would overwrite the input")
-    assert dialogs[2].startswith(f"Refusing to replace {tmp_path / 'notes.npy'}: it exists and is not an output")
+    assert dialogs[2].startswith(f"Refusing to replace {tmp_path / 'notes.npy'}: a .npy file carries no mark")
     assert dialogs[3].startswith(f"Cannot write {tmp_path / 'notes.npy' / 'report.csv'}: {tmp_path / 'notes.npy'} is")
     assert len(dialogs) == 4
     assert (tmp_path / "notes.npy").read_text() == "mine"

@@ -184,6 +184,8 @@ def test_the_guard_refuses_an_output_that_holds_an_input_or_exists_and_is_not_ou
         assert written_by_us(ours) == (fmt != "npy")
     assert written_by_us(write_prompt(SoftPrompt(torch.ones(2, 4)), tmp_path / "ours", "peft"))
     assert not written_by_us(tmp_path / "p.npy") and not written_by_us(tmp_path / "models")
+    with pytest.raises(OverwriteError, match="a .npy file carries no mark of who wrote it"):  # not "not ours"
+        write_prompt(SoftPrompt(torch.ones(2, 4)), tmp_path / "ours.npy", "npy")
 
 
 # ------------------------------------------------------------------------------------------ several outputs
@@ -255,7 +257,7 @@ def test_recycle_into_an_existing_file(
 def test_an_output_over_an_existing_file_we_did_not_write(tmp_path: Path) -> None:
     out = tmp_path / "prompt.npy"
     out.write_text("my notes")
-    with pytest.raises(OverwriteError, match="exists and is not an output Prompt Recycler wrote"):
+    with pytest.raises(OverwriteError, match="refusing to replace .*prompt.npy: a .npy file carries no mark"):
         write_prompt(SoftPrompt(torch.ones(2, 4)), out, "npy")
     assert out.read_text() == "my notes"
 

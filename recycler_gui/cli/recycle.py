@@ -53,8 +53,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _cmd_recycle(args: argparse.Namespace) -> int:
     from ..core.models.checkpoints import open_checkpoint
-    from ..core.prompts.formats import read_prompt, write_prompt, written_by_us
-    from ..core.storage import ensure_not_input, guard_outputs, staged_folder
+    from ..core.prompts.formats import guard_prompt_outputs, read_prompt, write_prompt
+    from ..core.storage import ensure_not_input, staged_folder
     from ..core.transfer.recycling import check_prompt_fits_source, recycle, resolve_methods
 
     vocabulary = VocabSettings(args.offset, args.num_words)
@@ -63,7 +63,7 @@ def _cmd_recycle(args: argparse.Namespace) -> int:
     names = {method: method if args.format == "peft" else f"{method}.{args.format}" for method in methods}
     outputs = [args.out / name for name in names.values()]
     inputs = [args.prompt, args.source, args.target]  # a model id or demo model name is no path: skipped
-    guard_outputs(outputs, inputs, written_by_us)  # before any download or fit
+    guard_prompt_outputs(outputs, inputs)  # before any download or fit
     prompt = read_prompt(args.prompt, key=args.key)
     events = TerminalEvents()
     source, target = (open_checkpoint(reference, download=args.download, events=events)

@@ -29,12 +29,20 @@ from ..errors import (
     CorruptFileError,
     InputNotFoundError,
     NotPromptTuningError,
+    OverwriteError,
     PromptShapeError,
     PromptValueError,
     RecyclerError,
     UnknownFormatError,
 )
-from ..storage import guard_outputs, read_error, staged_folder, write_bytes_atomic, write_text_atomic
+from ..storage import (
+    ensure_not_input,
+    guard_outputs,
+    read_error,
+    staged_folder,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 
 FORMATS = ("peft", "npy", "safetensors", "pt")
 """Every format we read and write, by the name the CLI and GUI use."""
@@ -198,6 +206,21 @@ def _file_format(path: Path) -> str:
         f"cannot tell what {path} holds: it is not a PEFT adapter, .npy, safetensors or torch file",
         "give a PEFT prompt-tuning adapter folder, a T5X .npy prompt, or a safetensors / .pt file with one tensor",
     )
+
+
+def guard_prompt_outputs(outputs: Iterable[Path | str], inputs: Iterable[Path | str]) -> None:
+    """``storage.guard_outputs`` for prompt files and adapter folders: only outputs we wrote are replaced, and an
+    existing ``.npy``, which carries no mark of who wrote it, never is (said so, not "not ours")."""
+    outputs, inputs = [Path(path) for path in outputs], [Path(path) for path in inputs]
+    for output in outputs:
+        ensure_not_input(output, inputs)
+        if output.suffix.lower() == ".npy" and output.is_file():
+            raise OverwriteError(
+                f"refusing to replace {output}: a .npy file carries no mark of who wrote it, so an existing one is "
+                "never replaced",
+                "choose a new name, or delete it first if you mean to replace it",
+            )
+    guard_outputs(outputs, inputs, written_by_us)
 
 
 def written_by_us(path: Path | str) -> bool:
@@ -509,7 +532,7 @@ def write_prompt(
     protected = [Path(p) for p in inputs]
     if prompt.meta.origin_path:
         protected.append(Path(prompt.meta.origin_path))
-    guard_outputs([path], protected, written_by_us)
+    guard_prompt_outputs([path], protected)
     if fmt == "peft":
         _write_peft(prompt, path, peft_target or PeftTarget())
     elif fmt == "npy":

@@ -30,8 +30,7 @@ from ..evaluation.scoring import Metrics, Scorer, classification_metrics
 from ..events import Cancelled, CancelToken, EventSink, Log, Stage, ignore_events, teach_series
 from ..fields import at_least, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
-from ..prompts.formats import FORMATS, SoftPrompt, read_prompt, write_prompt, written_by_us
-from ..storage import guard_outputs
+from ..prompts.formats import FORMATS, SoftPrompt, guard_prompt_outputs, read_prompt, write_prompt
 from ..training.teaching import MIN_TEXTS, TeachingResult, TeachingSettings, teach, teacher_distribution
 from ..transfer.recyclers import RECOMMENDED
 from ..transfer.recycling import check_prompt_fits_source, recycle
@@ -192,7 +191,7 @@ def run_teach(job: TeachJob, events: EventSink = ignore_events, cancel: CancelTo
     source, target = (open_checkpoint(name, events=events, cancel=cancel) for name in (job.source, job.target))
     check_prompt_fits_source(prompt, source)
     inputs = [job.prompt, *source.input_paths, *target.input_paths, *([job.texts] if job.texts else [])]
-    guard_outputs([Path(job.out)], inputs, written_by_us)
+    guard_prompt_outputs([Path(job.out)], inputs)
     fetch_if_builtin_task(job.task, events)
     task = job.load_task()
     if job.texts:

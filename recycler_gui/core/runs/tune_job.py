@@ -17,8 +17,8 @@ from ..evaluation.scoring import Metrics, Scorer, classification_metrics
 from ..events import CancelToken, EventSink, Stage, ignore_events
 from ..fields import at_least, setting
 from ..models.checkpoints import open_checkpoint
-from ..prompts.formats import FORMATS, read_prompt, write_prompt, written_by_us
-from ..storage import ensure_not_input, guard_outputs
+from ..prompts.formats import FORMATS, guard_prompt_outputs, read_prompt, write_prompt
+from ..storage import ensure_not_input
 from ..training.tuning import TuningResult, TuningSettings, initial_prompt, tune
 from ..transfer.recycling import check_prompt_fits_source
 from .settings import JobError, RunSettings
@@ -96,7 +96,7 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
     settings = job.settings()
     out = Path(job.out)
     inputs = [path for path in (job.start, job.task, job.model) if path]  # a built-in task or model id is no path
-    guard_outputs([out], inputs, written_by_us)
+    guard_prompt_outputs([out], inputs)
     fetch_if_builtin_task(job.task, events)
     task = job.load_task()
     checkpoint = open_checkpoint(job.model, download=job.download, events=events, cancel=cancel)
