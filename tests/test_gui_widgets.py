@@ -20,6 +20,7 @@ from recycler_gui.core.report import COLUMNS, Report, Row, RowKind
 from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
 from recycler_gui.gui.inputs import NOT_FETCHED_TEXT, InputsPanel
+from recycler_gui.gui.main_window import EXPORT_FORMATS, REPORT_FORMATS, with_format
 from recycler_gui.gui.plots import SOURCE_LABEL, PlotsPanel, method_colour
 from recycler_gui.gui.responsiveness import percentile
 from recycler_gui.gui.results import ResultsTable
@@ -359,3 +360,14 @@ def test_a_background_task_whose_window_went_away_ends_quietly(qapp) -> None:
         task = BackgroundTask(work)
         shiboken6.delete(task.signals)
         task.run()
+
+
+def test_a_save_dialogs_filter_gives_the_format_and_suffix_a_bare_name_lacks() -> None:
+    """The JSON filter with the name `report` wrote CSV to `report`; the .pt filter with `noext` wrote `noext`."""
+    assert with_format(Path("report"), "JSON (*.json)", REPORT_FORMATS) == (Path("report.json"), "json")
+    assert with_format(Path("report.csv"), "JSON (*.json)", REPORT_FORMATS) == (Path("report.csv"), "csv")
+    assert with_format(Path("noext"), "PyTorch (*.pt)", EXPORT_FORMATS) == (Path("noext.pt"), "pt")
+    assert with_format(Path("p.npy"), "PEFT adapter folder (*)", EXPORT_FORMATS) == (Path("p.npy"), "npy")
+    assert with_format(Path("adapter"), "PEFT adapter folder (*)", EXPORT_FORMATS) == (Path("adapter"), "peft")
+    assert with_format(Path("v1.2"), "safetensors (*.safetensors)", EXPORT_FORMATS) == (
+        Path("v1.2.safetensors"), "safetensors")

@@ -61,6 +61,20 @@ EXPORT_FORMATS = {
 }
 
 
+REPORT_FORMATS = {"CSV (*.csv)": "csv", "JSON (*.json)": "json"}
+
+
+def with_format(path: Path, chosen: str, formats: dict[str, str]) -> tuple[Path, str]:
+    """A save dialog's answer as (path, format): a name ending in one of the formats' suffixes (``.{format}``) says its
+    format; otherwise the chosen filter's format does, and its suffix is added (none for a folder format)."""
+    by_suffix = {f".{fmt}": fmt for fmt in formats.values() if fmt != "peft"}
+    named = by_suffix.get(path.suffix.lower())
+    if named is not None:
+        return path, named
+    fmt = formats.get(chosen, next(iter(formats.values())))
+    return (path if fmt == "peft" else path.with_name(f"{path.name}.{fmt}")), fmt
+
+
 class MainWindow(QMainWindow):
     """Pick, run, watch, compare, export."""
 
@@ -343,7 +357,7 @@ class MainWindow(QMainWindow):
         )
         if not path:
             return
-        self.export_prompt_to(source, Path(path), EXPORT_FORMATS.get(chosen, "peft"))
+        self.export_prompt_to(source, *with_format(Path(path), chosen, EXPORT_FORMATS))
 
     def export_prompt_to(self, source: Path, path: Path, fmt: str) -> None:
         """Write the stored prompt ``source`` to ``path`` in ``fmt``; errors become dialogs."""
@@ -361,12 +375,18 @@ class MainWindow(QMainWindow):
         report = self._need_report()
         if report is None:
             return
-        path, _ = QFileDialog.getSaveFileName(
+        path, chosen = QFileDialog.getSaveFileName(
             self, "Export the report", str(self._export_dir() / f"report-{report.run_id or 'run'}.csv"),
-            "CSV (*.csv);;JSON (*.json)",
+            ";;".join(REPORT_FORMATS),
         )
-        if path:
-            self.export_report_to(Path(path))
+        if not path:
+            return
+        target = with_format(Path(path), chosen, REPORT_FORMATS)[0]
+        if target != Path(path) and target.exists():  # the dialog asked about the name without its suffix
+            answer = QMessageBox.question(self, APP_TITLE, f"{target} exists. Replace it?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.export_report_to(target)
 
     def export_report_to(self, path: Path) -> None:
         """Write the report as JSON or CSV (by suffix), never over one of the run's inputs; errors become dialogs."""
