@@ -159,6 +159,10 @@ def test_a_toml_job_naming_one_method_as_text_is_told_to_make_it_a_list(
          "teach_write (--teach-write, texts: a quarter is held out to pick the best prompt) must be 4 or more"),
         (lambda: TeachJob(source="s", target="t", prompt="p", out="o", writing=WritingSettings(count=3)),
          "3 texts to write are too few to teach on"),
+        (lambda: Job(source="s", target="t", prompt="p", retune_steps=10, retune_from=[]),  # it ran, re-tuning nothing
+         "re-tuning for 10 steps has no start"),
+        (lambda: Job(source="s", target="t", prompt="p", retune_steps=10, retune_from=["taught"]),
+         "has no start (the taught prompt needs teaching)"),
     ],
 )
 def test_every_settings_class_checks_types_and_ranges(settings, message: str) -> None:

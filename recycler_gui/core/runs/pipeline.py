@@ -174,6 +174,13 @@ class Job(RunSettings):
         bad = set(self.retune_from) - set(RETUNE_STARTS)
         if bad:
             raise JobError(f"unknown re-tune start {', '.join(bad)}", f"use {' and/or '.join(RETUNE_STARTS)}")
+        starts = [start for start in self.retune_from if start != RowKind.TAUGHT.value or self.teach_steps]
+        if self.retune_steps and not starts:
+            raise JobError(
+                f"re-tuning for {self.retune_steps} steps has no start"
+                + (" (the taught prompt needs teaching)" if self.retune_from else ""),
+                f"choose a start ({', '.join(RETUNE_STARTS)}: taught with teaching on), or set the re-tune steps to 0",
+            )
         resolve_methods(self.methods)
         resolve_baselines(self.baselines)
         for method, params in self.method_params.items():
