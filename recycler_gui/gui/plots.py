@@ -56,6 +56,7 @@ START_HEADING = "recycled, at step 0:"
 """The re-tuning legend's line above the recycled prompts' step-0 markers (each listed by its method's name)."""
 RETUNE_IDLE_TEXT = "No re-tuning in this run:\nset Re-tune steps under\nUpper bound and re-tuning."
 TRAINING_LATER_TEXT = "Training curves appear here\nafter the comparison rows."
+TRAINING_STOPPED_TEXT = "The run stopped before\nits training curves."
 """The re-tuning plot's text while a run that re-tunes or teaches is still scoring the comparison."""
 RETUNING_TITLE = "Re-tuning on the target"
 """The re-tuning plot's title while no warm start's saved steps are known (they replace it)."""
@@ -259,6 +260,7 @@ class PlotsPanel(QWidget):
         self.retuning_plot.setMouseEnabled(x=False, y=False)
         self.retuning_plot.hideButtons()
         self.retuning_legend = legend_beside(self.retuning_view)
+        self.training_expected = False  # the run shown re-tunes or teaches
         self.retuning_idle = pg.TextItem(RETUNE_IDLE_TEXT, anchor=(0.5, 0.5))
         self.retuning_idle.setPos(50, 50)
         self.retuning_plot.addItem(self.retuning_idle)
@@ -304,6 +306,7 @@ class PlotsPanel(QWidget):
 
     def clear(self, training_later: bool = False) -> None:
         """Remove every row and curve; ``training_later``: the run about to be shown re-tunes or teaches."""
+        self.training_expected = training_later
         self.retuning_idle.setText(TRAINING_LATER_TEXT if training_later else RETUNE_IDLE_TEXT)
         self._rows.clear()
         self._curves.clear()
@@ -317,9 +320,15 @@ class PlotsPanel(QWidget):
         self._draw_bars()
         self._fix_retuning_range()
 
+    def run_ended(self) -> None:
+        """The run shown has ended: if it was to train and drew no curve, the re-tuning plot says it stopped first."""
+        if self.training_expected:
+            self.retuning_idle.setText(TRAINING_STOPPED_TEXT)
+
     def show_report(self, report: Report) -> None:
         """Rebuild every plot from a report (its rows and curves), drawing each plot once."""
-        self.clear()
+        self.clear(training_later=bool(report.job.get("retune_steps") or report.job.get("teach_steps")))
+        self.run_ended()
         for row in report.rows:
             self._put_row(row)
         self._draw_bars()
