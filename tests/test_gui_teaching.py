@@ -235,8 +235,8 @@ def test_a_bad_texts_file_is_one_dialog_before_any_model_work(
     files["wrong column"].write_text("review,stars\ngood fun,pos\n", encoding="utf-8")
     expected = {
         "missing": f"No such file of texts: {files['missing']}. Check the path.",
-        "empty": "Empty.txt holds no texts. Give one text per line, or a column of texts.",
-        "wrong column": "T.csv has no column 'sentence'; its columns are 'review', 'stars'.",
+        "empty": "empty.txt holds no texts. Give one text per line, or a column of texts.",
+        "wrong column": "t.csv has no column 'sentence'; its columns are 'review', 'stars'.",
     }
     _fill_teaching(window, tiny_llama, tiny_gemma, tmp_path, steps=2, write=16)
     window.inputs.teach_texts.set_path(str(files[case]))

@@ -19,6 +19,7 @@ from recycler_gui.core.fields import default_of, help_of
 from recycler_gui.core.report import COLUMNS, Report, Row, RowKind
 from recycler_gui.core.runs.pipeline import Job
 from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
+from recycler_gui.gui.errors import sentence
 from recycler_gui.gui.inputs import NOT_FETCHED_TEXT, InputsPanel
 from recycler_gui.gui.main_window import EXPORT_FORMATS, REPORT_FORMATS, with_format
 from recycler_gui.gui.plots import SOURCE_LABEL, PlotsPanel, method_colour
@@ -371,3 +372,9 @@ def test_a_save_dialogs_filter_gives_the_format_and_suffix_a_bare_name_lacks() -
     assert with_format(Path("adapter"), "PEFT adapter folder (*)", EXPORT_FORMATS) == (Path("adapter"), "peft")
     assert with_format(Path("v1.2"), "safetensors (*.safetensors)", EXPORT_FORMATS) == (
         Path("v1.2.safetensors"), "safetensors")
+
+
+def test_a_dialog_capitalises_a_word_but_never_a_file_name() -> None:
+    assert sentence("the run is gone. Run it again.") == "The run is gone. Run it again."
+    assert sentence("empty.csv is empty. Fill it.") == "empty.csv is empty. Fill it."  # was "Empty.csv"
+    assert sentence("/data/x.pt holds nothing") == "/data/x.pt holds nothing"

@@ -15,11 +15,15 @@ from ..core.storage import data_dir
 APP_TITLE = "Prompt Recycler"
 
 
+def sentence(text: str) -> str:
+    """``text`` starting with a capital, unless it starts with a name that is not a plain word (``empty.csv``)."""
+    return text[:1].upper() + text[1:] if text.split(" ", 1)[0].isalpha() else text
+
+
 def show_error(parent: QWidget | None, error: BaseException) -> None:
     """A dialog for an error: user errors name the fix; anything else is logged as a bug report."""
     if isinstance(error, RecyclerError):
-        text = str(error)
-        QMessageBox.warning(parent, APP_TITLE, text[:1].upper() + text[1:])
+        QMessageBox.warning(parent, APP_TITLE, sentence(str(error)))
         return
     if is_out_of_memory(error):
         QMessageBox.warning(
