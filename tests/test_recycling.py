@@ -100,6 +100,9 @@ def test_second_run_loads_fitted_recyclers_from_the_cache(
         events=lambda e: points.append(e) if isinstance(e, Point) else None,
     )
     assert all(item.cached for item in second.recycled)
+    # "fit s" is the fit alone: 0 when loaded (it counted applying the fit to the prompt, 41 s for relative)
+    assert all(item.fit_seconds > 0 for item in first.recycled)
+    assert all(item.fit_seconds == 0 for item in second.recycled)
     # the stored fit-loss curves are replayed, so plots of a cached run are as full as of a fresh one
     assert [p.x for p in points if p.series == "fit loss: v2v-nn"] == list(range(26))
     assert [p.x for p in points if p.series == "fit loss: ridge"] == [1]

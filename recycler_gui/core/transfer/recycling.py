@@ -34,6 +34,7 @@ class Recycled:
     method: str
     prompt: SoftPrompt
     fit_seconds: float
+    """Seconds spent fitting (0 when the fit came from the cache; applying it to the prompt is not counted)."""
     fit_loss: float | None
     cached: bool
     recycler: Recycler = field(repr=False)
@@ -121,8 +122,9 @@ def recycle(
         else:
             recycler.fit(source_words, target_words, events, cancel)
             recycler.save(file)
+        fitted = time.perf_counter()
         tables = [recycler(table, cancel) for table in prompt.tables()]
-        seconds = time.perf_counter() - started
+        fit_seconds, apply_seconds = (0.0 if cached else fitted - started), time.perf_counter() - fitted
         recycled = prompt.with_tables(
             tables,
             source_model=target.reference,
@@ -132,8 +134,9 @@ def recycle(
             key=None,
         )
         loss = "-" if recycler.fit_loss is None else f"{recycler.fit_loss:.4g}"
-        events(Log(f"{method}: {'loaded' if cached else 'fitted'} in {seconds:.2f} s, fit loss {loss}"))
-        results.append(Recycled(method, recycled, seconds, recycler.fit_loss, cached, recycler))
+        how = "loaded from the cache" if cached else f"fitted in {fit_seconds:.2f} s"
+        events(Log(f"{method}: {how}, applied in {apply_seconds:.2f} s, fit loss {loss}"))
+        results.append(Recycled(method, recycled, fit_seconds, recycler.fit_loss, cached, recycler))
     return RecyclingResult(pairs.report, results)
 
 
