@@ -232,6 +232,24 @@ def test_recycle_moves_its_outputs_into_place_only_when_all_were_written(
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_recycling_again_keeps_the_files_a_user_added_to_an_earlier_output(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path
+) -> None:
+    """A second `recycle --out OUT` swapped each adapter folder whole: notes and results the user had put in
+    OUT/procrustes/ were deleted, while tune and teach kept them."""
+    prompt, out = _llama_prompt_file(tiny_llama, tmp_path), tmp_path / "out"
+    assert main(_recycle(tiny_llama, tiny_gemma, prompt, out)) == 0
+    (out / "procrustes" / "NOTES.md").write_text("what I found")
+    (out / "procrustes" / "eval").mkdir()
+    (out / "procrustes" / "eval" / "results.csv").write_text("r")
+    first = (out / "procrustes" / "adapter_model.safetensors").read_bytes()
+    assert main(_recycle(tiny_llama, tiny_gemma, prompt, out, "--seed", "1")) == 0
+    assert (out / "procrustes" / "NOTES.md").read_text() == "what I found"
+    assert (out / "procrustes" / "eval" / "results.csv").read_text() == "r"
+    assert (out / "procrustes" / "adapter_model.safetensors").read_bytes() != first  # the output itself is new
+    assert sorted(p.name for p in out.iterdir()) == ["procrustes"]  # no staging left behind
+
+
 def test_a_failed_staged_write_removes_the_folders_it_made(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), staged_folder(tmp_path / "a" / "b" / "out") as stage:
         (stage / "x").write_text("half")

@@ -186,8 +186,8 @@ def staged_folder(folder: Path) -> Iterator[Path]:
     """Yield an empty folder beside ``folder`` to write several outputs into; move them into ``folder`` only on success.
 
     Each entry replaces the entry of the same name in ``folder`` (callers check with ``guard_outputs`` first that it
-    is an earlier output of ours); other entries of ``folder`` stay. When the caller fails, ``folder`` is left as it
-    was, and folders made on the way to it are removed again.
+    is an earlier output of ours), a folder entry by entry; other entries of ``folder``, and of its folders, stay.
+    When the caller fails, ``folder`` is left as it was, and folders made on the way to it are removed again.
     """
     made = [p for p in (folder.parent, *folder.parent.parents) if not p.exists()]
     _make_folder(folder.parent, folder)
@@ -211,14 +211,23 @@ def _move_entries(stage: Path, folder: Path) -> None:
         if not folder.exists():
             stage.rename(folder)
             return
-        for entry in sorted(stage.iterdir()):
-            destination = folder / entry.name
-            both_files = entry.is_file() and destination.is_file() and not destination.is_symlink()
-            if not both_files and (destination.exists() or destination.is_symlink()):
-                destination.rename(stage / f".replaced.{entry.name}")  # only a file renames over a file in one step
-            entry.replace(destination)
+        _merge(stage, folder)
     except OSError as error:
         raise write_error(folder, error, folder.parent) from error
+
+
+def _merge(source: Path, folder: Path) -> None:
+    """Move each entry of ``source`` into ``folder``: a folder into an existing folder merges, entry by entry, so
+    files the user added beside our outputs (notes in an adapter folder) stay; anything else replaces its namesake."""
+    for entry in sorted(source.iterdir()):
+        destination = folder / entry.name
+        if entry.is_dir() and destination.is_dir() and not destination.is_symlink():
+            _merge(entry, destination)
+            continue
+        both_files = entry.is_file() and destination.is_file() and not destination.is_symlink()
+        if not both_files and (destination.exists() or destination.is_symlink()):
+            destination.rename(source / f".replaced.{entry.name}")  # only a file renames over a file in one step
+        entry.replace(destination)
 
 
 def _remove_empty(folders: list[Path]) -> None:
