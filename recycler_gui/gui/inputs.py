@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from ..core.data.catalog import load_task
 from ..core.data.movie_reviews import MOVIE_REVIEWS, fetch_movie_reviews, movie_reviews_path
 from ..core.data.tasks import TEXT_COLUMN, escape_template, table_kind, unescape_template
-from ..core.evaluation.baselines import BASELINES
+from ..core.evaluation.baselines import BASELINE_HELP, BASELINES
 from ..core.evaluation.few_shot import MAX_SHOTS
 from ..core.fields import default_of, help_of
 from ..core.models.checkpoints import HUB_CONFIG
@@ -161,6 +161,8 @@ class ModelPicker(QGroupBox):
         self.downloads = downloads
         self.info: dict[str, Any] | None = None
         self.picker = PathPicker("model folder, .gguf file, Hugging Face model id or demo model name", settings, key)
+        self.picker.edit.setToolTip(help_of(Job, key).capitalize() + ": a model folder, a .gguf file, a Hugging Face "
+                                    "model id or a demo model's short name (Browse… lists them)")
         self.picker.add_folder_choice("Model folder…", f"{title}: a Hugging Face model folder")
         self.picker.add_file_choice("GGUF file…", f"{title}: a GGUF model file", "GGUF models (*.gguf)")
         self.cache_menu = self.picker.menu.addMenu("From the Hugging Face cache")
@@ -395,6 +397,10 @@ class TaskPicker(QGroupBox):
         self.label_column = QLineEdit(placeholderText="label")
         self.label_words = QLineEdit(placeholderText="e.g. negative,positive or neg=bad,pos=good")
         self.template = QLineEdit(placeholderText="e.g. Review: {text}\\nSentiment:")
+        for name in ("text_column", "label_column", "label_words", "template"):
+            getattr(self, name).setToolTip(help_of(Job, name))
+        self.kind.setToolTip("the built-in movie-review sentences, or a labelled file of your own")
+        self.file.edit.setToolTip(help_of(Job, "task"))
         self.preview = QLabel(wordWrap=True)
         self.preview.setStyleSheet("font-family: monospace; color: palette(mid);")
         form = QFormLayout()
@@ -540,7 +546,9 @@ class InputsPanel(QWidget):
             widget = _parameter_widget(cls.main_parameter, cls.defaults[cls.main_parameter])
             self.method_checks[name], self.method_params[name] = check, widget
             grid.addWidget(check, row, 0)
-            grid.addWidget(QLabel(cls.main_parameter), row, 1)
+            label = QLabel(cls.main_parameter)
+            label.setToolTip(widget.toolTip())
+            grid.addWidget(label, row, 1)
             grid.addWidget(widget, row, 2)
         return box
 
@@ -549,7 +557,8 @@ class InputsPanel(QWidget):
         layout = QHBoxLayout(box)
         layout.setContentsMargins(0, 0, 0, 0)
         self.baseline_checks = {name: QCheckBox(name, checked=True) for name in BASELINES}
-        for check in self.baseline_checks.values():
+        for name, check in self.baseline_checks.items():
+            check.setToolTip(BASELINE_HELP[name])
             layout.addWidget(check)
         return box
 
@@ -573,6 +582,12 @@ class InputsPanel(QWidget):
         self.retune_eval_every = _setting_box("retune_eval_every", 1, 100_000, step=5)
         self.retune_eval_size = _setting_box("retune_eval_size", 1, 1_000_000, step=50)
         form.addRow("Re-tune steps", self.retune_steps)
+        self.retune_checks[SCRATCH].setToolTip(
+            "the label words' embeddings as the start, at the learning rate the prompts were tuned with: the "
+            "reference a warm start must beat")
+        self.retune_checks[RowKind.RECYCLED.value].setToolTip(
+            "the recycled prompt with the best dev accuracy, tuned with the warm-start rule (small steps, so the "
+            "start is kept)")
         self.retune_checks[RowKind.TAUGHT.value].setToolTip("when the run teaches (Run settings › Teaching)")
         for check in self.retune_checks.values():
             form.addRow("", check)
@@ -586,9 +601,11 @@ class InputsPanel(QWidget):
         form.setContentsMargins(0, 0, 0, 0)
         self.device = QComboBox()
         self.device.addItems(available_devices())
+        self.device.setToolTip(help_of(Job, "device"))
         self.dtype = QComboBox()
         self.dtype.addItems([*DTYPES, "auto"])
         self.dtype.setCurrentText(default_of(Job, "dtype"))
+        self.dtype.setToolTip(help_of(Job, "dtype"))
         self.seed = _setting_box("seed", 0, 2**31 - 1)
         self.eval_size = _setting_box("eval_size", 1, 1_000_000, step=50)
         self.batch_size = _setting_box("batch_size", 1, 1024)
@@ -615,7 +632,8 @@ class InputsPanel(QWidget):
         """Teaching: on or off and its steps (the layout returned); the texts to teach on, from a file (a column of a
         table) or written by the source model (how many). Only what applies is enabled."""
         self.teach = QCheckBox("teach with the source model", checked=default_of(Job, "teach_steps") > 0)
-        self.teach.setToolTip(help_of(Job, "teach_steps"))
+        self.teach.setToolTip("teach a prompt for the target with the source model and prompt, on unlabelled texts "
+                              "(no labels; reported apart), for the steps beside")
         self.teach_steps = QSpinBox(minimum=1, maximum=100_000, singleStep=10,
                                     value=default_of(Job, "teach_steps") or default_of(TeachingSettings, "steps"))
         self.teach_steps.setSuffix(" steps")

@@ -18,6 +18,12 @@ from ..errors import RecyclerError
 from ..prompts.formats import PromptMeta, SoftPrompt
 
 BASELINES = ("no-prompt", "random", "class-label")
+BASELINE_HELP = {
+    "no-prompt": "the target with no prompt at all",
+    "random": "a prompt of rows sampled from the target's first 5000 vocabulary rows (the mean of 3 seeds)",
+    "class-label": "each label word's embedding as the first rows, the rest sampled from the vocabulary",
+}
+"""What each baseline is (the window's tooltips)."""
 FREQUENT_ROWS = 5000
 """Rows are sampled from the first 5000 ids: BPE and SentencePiece vocabularies put frequent tokens first."""
 RANDOM_SEEDS = 3
