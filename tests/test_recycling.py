@@ -16,6 +16,7 @@ from recycler_gui.core.errors import PromptShapeError
 from recycler_gui.core.events import Log, Point
 from recycler_gui.core.models.checkpoints import open_checkpoint
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
+from recycler_gui.core.storage import cache_dir
 from recycler_gui.core.transfer.recyclers import RECYCLERS, Recycler
 from recycler_gui.core.transfer.recycling import recycle
 from recycler_gui.core.transfer.vocab import VocabSettings, VocabularyError, shared_words
@@ -241,3 +242,21 @@ def test_cli_recycle_uses_the_recommended_method_unless_told(
     assert [row["method"] for row in json.loads(capsys.readouterr().out)["methods"]] == [RECOMMENDED]
     assert main([*base, "--out", str(tmp_path / "all"), "--method", "all"]) == 0
     assert len(json.loads(capsys.readouterr().out)["methods"]) == len(RECYCLERS)
+
+
+@pytest.mark.parametrize("damage", [b"", b"{garbage", b"\x08\x00\x00\x00\x00\x00\x00\x00{}"])
+def test_a_damaged_cached_fit_is_fitted_again_not_an_internal_error(
+    tiny_llama: Path, tiny_gemma: Path, damage: bytes
+) -> None:
+    """A cut-off cache entry (SafetensorError) made every later recycle with those models an internal error."""
+    source, target = open_checkpoint(tiny_llama), open_checkpoint(tiny_gemma)
+    prompt = _llama_prompt(tiny_llama)
+    first = recycle(source, target, prompt, ["procrustes"], vocabulary=ALL_WORDS)
+    (entry,) = (cache_dir() / "recyclers").glob("procrustes-*")
+    entry.write_bytes(damage)
+    logs: list[str] = []
+    again = recycle(source, target, prompt, ["procrustes"], vocabulary=ALL_WORDS,
+                    events=lambda e: isinstance(e, Log) and logs.append(e.text))
+    assert not again.recycled[0].cached and any("cannot be read" in t and "fitting it again" in t for t in logs)
+    torch.testing.assert_close(again.recycled[0].prompt.encoder, first.recycled[0].prompt.encoder)
+    assert recycle(source, target, prompt, ["procrustes"], vocabulary=ALL_WORDS).recycled[0].cached  # mended

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import PromptShapeError
+from ..errors import CorruptFileError, PromptShapeError
 from ..events import CancelToken, EventSink, Log, Progress, Stage, ignore_events
 from ..models.checkpoints import DECODER_ONLY, Checkpoint
 from ..prompts.formats import SoftPrompt
@@ -117,9 +117,13 @@ def recycle(
         started = time.perf_counter()
         cached = use_cache and file.is_file()
         if cached:
-            recycler.take_fit(type(recycler).load(file))
-            recycler.report_loss(events)
-        else:
+            try:
+                recycler.take_fit(type(recycler).load(file))
+                recycler.report_loss(events)
+            except CorruptFileError as error:  # a cut-off or damaged cache entry: fit again, over it
+                events(Log(f"{method}: {error.problem}; fitting it again"))
+                cached = False
+        if not cached:
             recycler.fit(source_words, target_words, events, cancel)
             recycler.save(file)
         fitted = time.perf_counter()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from ...errors import CorruptFileError, RecyclerError
@@ -156,7 +156,7 @@ class Recycler(ABC):
                 raise ValueError(f"it holds a fitted {header['method']}, not {cls.name}")
             recycler = cls(seed=int(header["seed"]), **json.loads(header["params"]))
             recycler.loss_history = json.loads(header["loss_history"])
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, SafetensorError) as error:
             raise CorruptFileError(
                 f"the fitted recycler {path} cannot be read ({error})", "delete it; it is refitted on the next run"
             ) from error
