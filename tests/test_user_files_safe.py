@@ -379,6 +379,27 @@ def test_a_job_file_without_read_permission(tmp_path: Path) -> None:
     _one_error_line(result.stderr, f"no permission to read {job}")
 
 
+@pytest.mark.parametrize("damage", ["garbage", "empty", "no permission"])
+def test_a_damaged_or_unreadable_tokenizer_is_one_line_not_an_internal_error(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, copy_of, damage: str
+) -> None:
+    """The tokenizers library raises a bare Exception ("key must be a string at line 1 column 2", "Permission denied
+    (os error 13)"), which came out as an internal error, exit 1."""
+    target = copy_of(tiny_gemma)
+    tokenizer = target / "tokenizer.json"
+    if damage == "no permission":
+        tokenizer.chmod(0o000)
+    else:
+        tokenizer.write_text("{garbage" if damage == "garbage" else "")
+    result = _cli_unprivileged(*_recycle(tiny_llama, target, _llama_prompt_file(tiny_llama, tmp_path),
+                                         tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    if damage == "no permission":
+        _ends_in_error_line(result.stderr, f"no permission to read {tokenizer}", "chmod u+r")
+    else:
+        _ends_in_error_line(result.stderr, f"the tokenizer in {target} cannot be loaded", "Copy the tokenizer files")
+
+
 def test_an_npy_header_claiming_a_huge_shape_is_named_corrupt(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import functools
 import gc
 import hashlib
@@ -186,14 +187,18 @@ class Checkpoint:
             "copy the tokenizer files (tokenizer.json and tokenizer_config.json, or tokenizer.model / spiece.model) "
             "from the original model into that folder"
         )
-        if not any((self.path / name).is_file() for name in TOKENIZER_FILES):
+        files = [self.path / name for name in TOKENIZER_FILES if (self.path / name).is_file()]
+        if not files:
             raise TokenizerMissingError(f"{self.path} has no tokenizer files", fix)
+        for file in files:
+            if not os.access(file, os.R_OK):
+                raise read_error(file, PermissionError(errno.EACCES, "Permission denied"))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return self._read_tokenizer()
-        except (OSError, ValueError, TypeError, KeyError) as error:
-            reason = str(error).splitlines()[0][:200]
+        except Exception as error:  # the Rust tokenizers binding raises a bare Exception for a damaged file
+            reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
             raise TokenizerMissingError(f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
 
     def _read_tokenizer(self) -> Any:
