@@ -159,6 +159,13 @@ def test_a_toml_job_naming_one_method_as_text_is_told_to_make_it_a_list(
          "teach_write (--teach-write, texts: a quarter is held out to pick the best prompt) must be 4 or more"),
         (lambda: TeachJob(source="s", target="t", prompt="p", out="o", writing=WritingSettings(count=3)),
          "3 texts to write are too few to teach on"),
+        (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(learning_rate=float("nan"))),  # crashed late
+         "learning_rate (--learning-rate) is nan, not a finite number"),
+        (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(learning_rate=float("inf"))),  # trained to 0 %
+         "learning_rate (--learning-rate) is inf, not a finite number"),
+        (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(max_norm=float("nan"))),  # failed after training
+         "max_norm (--max-norm) is nan"),
+        (lambda: Job(source="s", target="t", prompt="p", retune_learning_rate=float("-inf")), "is -inf"),
         (lambda: Job(source="s", target="t", prompt="p", retune_steps=10, retune_from=[]),  # it ran, re-tuning nothing
          "re-tuning for 10 steps has no start"),
         (lambda: Job(source="s", target="t", prompt="p", retune_steps=10, retune_from=["taught"]),
@@ -186,3 +193,17 @@ def test_a_texts_file_too_short_to_teach_on_is_refused_before_any_work(
     assert main(_compare(tiny_llama, tiny_gemma, tmp_path, "--teach", "2", "--teach-texts", str(texts))) == 2
     _only_error_line(capsys.readouterr().err, "holds 3 texts, too few to teach on")
     assert list_runs() == []
+
+
+@pytest.mark.parametrize(("command", "message"), [
+    (["teach", "--write", "0"], "the setting count (--write) must be"),  # it said --count, which teach lacks
+    (["compare", "--teach", "-1"], "the setting teach_steps (--teach) must be"),  # it said --teach-steps
+])
+def test_a_range_message_names_the_flag_the_user_typed(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str],
+    message: str,
+) -> None:
+    models = ["--source", str(tiny_llama), "--target", str(tiny_gemma), "--prompt", str(_prompt(tmp_path))]
+    out = ["--out", str(tmp_path / "out")] if command[0] == "teach" else []
+    assert main([*command, *models, *out]) == 2
+    _only_error_line(capsys.readouterr().err, message)

@@ -21,7 +21,7 @@ from ..core.events import (
     Stage,
     describe_progress,
 )
-from ..core.fields import help_of
+from ..core.fields import FLAGS, help_of
 from ..core.models.devices import DTYPES
 from ..core.runs.settings import RunSettings
 
@@ -48,6 +48,8 @@ def add_command(
 def add_setting(parser: argparse.ArgumentParser, cls: type, name: str, *flags: str, **options: Any) -> None:
     """An option for field ``name`` of the settings dataclass ``cls``, with the field's help and default in its help
     (``--name-with-dashes`` unless ``flags`` are given)."""
+    if flags:
+        FLAGS[name] = flags[0]  # so that messages about the setting name this flag
     flags = flags or (f"--{name.replace('_', '-')}",)
     parser.add_argument(*flags, dest=name, help=options.pop("help", None) or help_of(cls, name), **options)
 

@@ -8,6 +8,7 @@ A field declared ``eval_size: int = setting(200, "test examples scored per promp
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import MISSING, Field, field, fields, is_dataclass
 from types import UnionType
@@ -62,6 +63,9 @@ def check_types(settings: Any) -> None:
     hints = get_type_hints(type(settings))
     for found in fields(settings):
         value, wanted = getattr(settings, found.name), hints[found.name]
+        if isinstance(value, float) and not math.isfinite(value):  # --learning-rate nan trained on, or crashed late
+            raise SettingsError(f"the setting {found.name} ({flag_of(found.name)}) is {value}, not a finite number",
+                                f"give {flag_of(found.name)} a number such as {default_of(type(settings), found.name)}")
         if is_dataclass(wanted) or _matches(value, wanted):
             continue
         if isinstance(value, str) and get_origin(wanted) is list:
@@ -73,11 +77,21 @@ def check_types(settings: Any) -> None:
                             f"give {found.name} as {_describe(wanted)}{example}")
 
 
+FLAGS: dict[str, str] = {}
+"""The settings whose command-line flag is not ``--name-with-dashes`` (``count`` is ``teach --write``): the CLI notes
+each as it registers it, so messages name the flag the user typed."""
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of setting ``name``."""
+    return FLAGS.get(name, f"--{name.replace('_', '-')}")
+
+
 def at_least(settings: Any, name: str, low: int, what: str = "") -> None:
     """Raise ``SettingsError`` when setting ``name`` is below ``low`` (``what`` says what it counts)."""
     value = getattr(settings, name)
     if value < low:
-        flag = f"--{name.replace('_', '-')}"
+        flag = flag_of(name)
         counts = f", {what}" if what else ""
         raise SettingsError(f"the setting {name} ({flag}{counts}) must be {low} or more, not {value}",
                             f"give {flag} a value of {low} or more")
