@@ -452,3 +452,21 @@ def test_a_safetensors_header_of_128_bytes_is_not_taken_for_a_pickle(tmp_path: P
     path = tmp_path / "prompt.safetensors"
     path.write_bytes(data)
     assert read_prompt(path).meta.origin_format == "safetensors"
+
+
+@pytest.mark.parametrize("variable", ["PROMPT_RECYCLER_DATA", "PROMPT_RECYCLER_CACHE"])
+def test_a_file_where_a_user_folder_should_be_is_one_line_and_doctor_says_so(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, variable: str,
+) -> None:
+    """PROMPT_RECYCLER_DATA=<a file> made `compare` an internal error (NotADirectoryError), and doctor said all good."""
+    (tmp_path / "a-file").write_text("mine")
+    monkeypatch.setenv(variable, str(tmp_path / "a-file"))
+    prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "p.safetensors", "safetensors")
+    assert main(["compare", "--source", str(tiny_llama), "--target", str(tiny_gemma), "--prompt", str(prompt),
+                 "--offset", "0", "--eval-size", "2", "--method", "v2v-lin"]) == 2
+    _ends_in_error_line(capsys.readouterr().err, f"{tmp_path / 'a-file'} is a file, not a folder",
+                        f"Point {variable} at a folder")
+    assert main(["doctor"]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().out
+    assert (tmp_path / "a-file").read_text() == "mine"

@@ -24,14 +24,21 @@ APP_NAME = "prompt-recycler"
 
 def cache_dir() -> Path:
     """User cache folder (converted GGUF checkpoints, fitted recyclers); ``PROMPT_RECYCLER_CACHE`` overrides it."""
-    override = os.environ.get("PROMPT_RECYCLER_CACHE")
-    return Path(override) if override else Path(platformdirs.user_cache_dir(APP_NAME))
+    return _user_folder("PROMPT_RECYCLER_CACHE", platformdirs.user_cache_dir(APP_NAME), "cache")
 
 
 def data_dir() -> Path:
     """User data folder (run history); ``PROMPT_RECYCLER_DATA`` overrides it."""
-    override = os.environ.get("PROMPT_RECYCLER_DATA")
-    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME))
+    return _user_folder("PROMPT_RECYCLER_DATA", platformdirs.user_data_dir(APP_NAME), "data")
+
+
+def _user_folder(variable: str, default: str, what: str) -> Path:
+    """The folder ``variable`` names, else ``default``; a file there is one clear error, not a crash later on."""
+    folder = Path(os.environ.get(variable) or default)
+    if folder.exists() and not folder.is_dir():
+        raise WriteError(f"the user {what} folder {folder} is a file, not a folder",
+                         f"point {variable} at a folder, or move that file away")
+    return folder
 
 
 # ------------------------------------------------------------------------------------------------------ the guard

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 import traceback
 from datetime import datetime
 from pathlib import Path
@@ -42,7 +43,10 @@ def show_error(parent: QWidget | None, error: BaseException) -> None:
 
 def write_crash_log(error: BaseException) -> Path:
     """Append the traceback of ``error`` to the user log folder and return the log's path."""
-    folder = data_dir() / "logs"
+    try:
+        folder = data_dir() / "logs"
+    except RecyclerError:  # the data folder is unusable (a file): the log goes where it can
+        folder = Path(tempfile.gettempdir()) / "prompt-recycler-logs"
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "errors.log"
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
