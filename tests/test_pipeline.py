@@ -362,3 +362,37 @@ def test_cli_teach_writes_the_taught_prompt(
     assert taught.dim == 32 and taught.meta.source_model == str(tiny_gemma)
     assert main(["teach", *options, "--out", str(prompt)]) == 2  # never over an input
     assert "refusing" in capsys.readouterr().err
+
+
+
+def test_ctrl_c_during_cli_teaching_writes_the_best_prompt_so_far_and_says_where(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C raised KeyboardInterrupt through the teaching loop: no prompt was written, and the CLI said only
+    "cancelled". The first Ctrl-C now cancels at the next step."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source.safetensors", "safetensors")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(TOY_POSITIVE + TOY_NEGATIVE), encoding="utf-8")
+    out = tmp_path / "taught"
+    command = [sys.executable, "-m", "recycler_gui.cli", "teach", "--source", str(tiny_llama), "--target",
+               str(tiny_gemma), "--prompt", str(prompt), "--task", str(write_toy_task(tmp_path)), "--text-column",
+               "review", "--label-column", "stars", "--label-words", "neg=negative,pos=positive", "--steps", "100000",
+               "--eval-every", "5", "--texts", str(texts), "--test-size", "6", "--device", "cpu", "--offset", "0",
+               "--num-words", "all", "--out", str(out)]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in process.stderr:  # wait until the student trains
+        lines.append(line)
+        if "(the student)" in line:
+            break
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    rest = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, "".join(lines) + rest
+    assert rest.strip().splitlines()[-1].startswith(f"cancelled: the best prompt so far was written to {out}")
+    assert read_prompt(out).dim == 32

@@ -28,7 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     try:
         return int(args.handler(args) or 0)
-    except (Cancelled, KeyboardInterrupt):
+    except Cancelled as cancelled:
+        print(f"cancelled: {cancelled.fix[:1].lower()}{cancelled.fix[1:]}" if cancelled.fix else "cancelled",
+              file=sys.stderr)
+        return EXIT_CANCELLED
+    except KeyboardInterrupt:
         print("cancelled", file=sys.stderr)
         return EXIT_CANCELLED
     except BrokenPipeError:  # the reader went away (`| head`, `| grep -q`): stop quietly, as other tools do

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from typing import Any, TextIO
 
@@ -13,6 +16,7 @@ from ..core.data.tasks import unescape_template
 from ..core.events import (
     FIT_LOSS_SERIES,
     TEACH_SERIES,
+    CancelToken,
     Event,
     Log,
     Point,
@@ -43,6 +47,28 @@ def add_command(
     )
     command.set_defaults(handler=handler)
     return command
+
+
+@contextlib.contextmanager
+def interrupt_cancels() -> Iterator[CancelToken]:
+    """A cancel token the first Ctrl-C sets: the command stops at its next step and keeps what it can (a stored run's
+    finished rows, teaching's best prompt so far). A second Ctrl-C stops at once."""
+    token = CancelToken()
+
+    def interrupted(signum: int, frame: Any) -> None:
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+        print("\ncancelling at the next step (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
+        yield token
+        return
+    previous = signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield token
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def add_setting(parser: argparse.ArgumentParser, cls: type, name: str, *flags: str, **options: Any) -> None:

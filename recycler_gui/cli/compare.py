@@ -20,6 +20,7 @@ from .common import (
     add_command,
     add_setting,
     format_table,
+    interrupt_cancels,
     num_words,
     run_options,
     run_settings,
@@ -105,9 +106,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from ..core.runs.pipeline import run
 
     job, prompts = job_from_args(args)
-    if len(prompts) > 1:
-        return print_batch(run_batch(job, prompts, events=TerminalEvents()), args.json)
-    return print_report(run(job, events=TerminalEvents()), args.json)
+    with interrupt_cancels() as cancel:
+        if len(prompts) > 1:
+            return print_batch(run_batch(job, prompts, events=TerminalEvents(), cancel=cancel), args.json)
+        return print_report(run(job, events=TerminalEvents(), cancel=cancel), args.json)
 
 
 def print_batch(batch: BatchReport, as_json: bool) -> int:

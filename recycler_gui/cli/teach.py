@@ -12,7 +12,7 @@ from ..core.fields import default_of
 from ..core.prompts.formats import FORMATS
 from ..core.runs.teach_job import TeachJob
 from ..core.training.teaching import TeachingSettings
-from .common import TerminalEvents, add_command, add_setting, num_words, run_options, run_settings
+from .common import TerminalEvents, add_command, add_setting, interrupt_cancels, num_words, run_options, run_settings
 
 _TEACHING_FLAGS = {"steps": int, "learning_rate": float, "eval_every": int, "held_out": int}
 """The ``TeachingSettings`` fields teach has flags for, with their types."""
@@ -56,7 +56,8 @@ def teach_job_from_args(args: argparse.Namespace) -> TeachJob:
 def _cmd_teach(args: argparse.Namespace) -> int:
     from ..core.runs.teach_job import run_teach
 
-    result = run_teach(teach_job_from_args(args), events=TerminalEvents())
+    with interrupt_cancels() as cancel:
+        result = run_teach(teach_job_from_args(args), events=TerminalEvents(), cancel=cancel)
     training = result.teaching.training
     if args.json:
         print(json.dumps({"command": "prompt-recycler " + " ".join(sys.argv[1:]), **result.summary()}, indent=2))

@@ -11,7 +11,7 @@ from ..core.fields import default_of
 from ..core.prompts.formats import FORMATS
 from ..core.runs.tune_job import TuneJob
 from ..core.training.tuning import WARM_START_LR, TuningSettings
-from .common import TerminalEvents, add_command, add_setting, run_options, run_settings
+from .common import TerminalEvents, add_command, add_setting, interrupt_cancels, run_options, run_settings
 
 _TUNING_FLAGS = {
     "steps": int, "prompt_length": int, "learning_rate": float, "eval_every": int, "eval_size": int, "patience": int,
@@ -57,7 +57,8 @@ def tune_job_from_args(args: argparse.Namespace) -> TuneJob:
 def _cmd_tune(args: argparse.Namespace) -> int:
     from ..core.runs.tune_job import run_tune
 
-    result = run_tune(tune_job_from_args(args), events=TerminalEvents())
+    with interrupt_cancels() as cancel:
+        result = run_tune(tune_job_from_args(args), events=TerminalEvents(), cancel=cancel)
     if args.json:
         print(json.dumps({"command": "prompt-recycler " + " ".join(sys.argv[1:]), **result.summary()}, indent=2))
     else:

@@ -141,6 +141,10 @@ class CancelToken:
     def cancel(self) -> None:
         self._event.set()
 
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
     def check(self) -> None:
         """Raise ``Cancelled`` if cancellation was asked for."""
         if self._event.is_set():

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..data.catalog import fetch_if_builtin_task
 from ..evaluation.scoring import Metrics, Scorer, classification_metrics
-from ..events import CancelToken, EventSink, Stage, ignore_events
+from ..events import Cancelled, CancelToken, EventSink, Stage, ignore_events
 from ..fields import at_least, setting
 from ..models.checkpoints import open_checkpoint
 from ..prompts.formats import FORMATS, guard_prompt_outputs, read_prompt, write_prompt
@@ -115,12 +115,17 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
     events(Stage(f"loading {checkpoint.name}"))
     model = checkpoint.load_model(job.device, job.dtype)
     scorer = Scorer(model, checkpoint.tokenizer(), checkpoint.family, task.label_words, batch_size=settings.batch_size)
-    result = tune(scorer, task, start, settings, vocabulary_norm=vocabulary_norm, series=TUNING_SERIES, events=events,
-                  cancel=cancel)
-    texts, gold = task.texts_and_labels("test", job.test_size)
-    cancel.check()
-    events(Stage(f"scoring the tuned prompt on {len(texts)} test examples", len(texts)))
-    metrics = classification_metrics(scorer.score(texts, result.prompt.encoder, events=events, cancel=cancel), gold)
+    try:
+        result = tune(scorer, task, start, settings, vocabulary_norm=vocabulary_norm, series=TUNING_SERIES,
+                      events=events, cancel=cancel)
+        texts, gold = task.texts_and_labels("test", job.test_size)
+        cancel.check()
+        events(Stage(f"scoring the tuned prompt on {len(texts)} test examples", len(texts)))
+        scores = scorer.score(texts, result.prompt.encoder, events=events, cancel=cancel)
+    except Cancelled as cancelled:
+        raise Cancelled("cancelled", f"nothing was written to {out}: tuning writes its prompt when it ends") from (
+            cancelled)
+    metrics = classification_metrics(scores, gold)
     init = f"tuned from {job.start}" if job.start else settings.init
     prompt = result.prompt.with_tables([result.prompt.encoder], source_model=checkpoint.reference, task=task.name,
                                        init=init)
