@@ -370,6 +370,22 @@ def test_a_prompt_file_without_read_permission(tmp_path: Path) -> None:
     _one_error_line(result.stderr, f"no permission to read {prompt}", "chmod u+r")
 
 
+@pytest.mark.parametrize("locked", ["adapter weights", "model weights", "model config"])
+def test_a_file_we_may_not_read_is_named_so_not_damaged(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, copy_of, locked: str
+) -> None:
+    """safetensors reports a file without read permission as FileNotFoundError: the message said "truncated or
+    damaged" and "download the model again"."""
+    adapter = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "adapter", "peft")
+    target = copy_of(tiny_gemma)
+    file = {"adapter weights": adapter / "adapter_model.safetensors", "model weights": target / "model.safetensors",
+            "model config": target / "config.json"}[locked]
+    file.chmod(0o000)
+    result = _cli_unprivileged(*_recycle(tiny_llama, target, adapter, tmp_path / "out"))
+    assert result.returncode == 2, result.stderr
+    _ends_in_error_line(result.stderr, f"no permission to read {file}", "chmod u+r")
+
+
 def test_a_job_file_without_read_permission(tmp_path: Path) -> None:
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"source": "a", "target": "b", "prompt": "c"}))

@@ -131,6 +131,14 @@ def write_error(path: Path, error: OSError, folder: Path | None = None) -> Write
     return WriteError(f"cannot write {path} ({error.strerror or error})", "choose another output folder")
 
 
+def no_permission(path: Path) -> RecyclerError | None:
+    """The no-permission error when ``path`` exists but may not be read: libraries report that as a missing or
+    damaged file (safetensors: FileNotFoundError), which would send the user after the wrong fix."""
+    if path.exists() and not os.access(path, os.R_OK):
+        return read_error(path, PermissionError(errno.EACCES, "Permission denied"))
+    return None
+
+
 def read_error(path: Path, error: OSError) -> RecyclerError:
     """The one line for a file or folder the user gave that exists but cannot be read."""
     if isinstance(error, PermissionError):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import errno
 import functools
 import gc
 import hashlib
@@ -40,12 +39,13 @@ from ..errors import (
     InputNotFoundError,
     ModelNotCachedError,
     OutOfMemoryError,
+    RecyclerError,
     TokenizerMissingError,
     UnsupportedArchitectureError,
 )
 from ..events import CancelToken, EventSink, Stage, ignore_events
 from ..prompts.formats import CAUSAL_TASK, SEQ2SEQ_TASK, PeftTarget
-from ..storage import cache_dir, read_error, write_text_atomic
+from ..storage import cache_dir, no_permission, read_error, write_text_atomic
 from . import hub
 from .devices import device_map_for, resolve_device, resolve_dtype
 from .hub import BIN, BIN_INDEX, CONFIG, DOWNLOAD_SETTING, SAFETENSORS, SAFETENSORS_INDEX, TOKENIZER_FILES
@@ -191,8 +191,9 @@ class Checkpoint:
         if not files:
             raise TokenizerMissingError(f"{self.path} has no tokenizer files", fix)
         for file in files:
-            if not os.access(file, os.R_OK):
-                raise read_error(file, PermissionError(errno.EACCES, "Permission denied"))
+            unreadable = no_permission(file)
+            if unreadable is not None:
+                raise unreadable
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -422,7 +423,7 @@ def _read_config(folder: Path) -> Any:
             "upgrade transformers (pip install -U transformers) or pick a model it supports",
         ) from error
     except OSError as error:
-        raise CorruptFileError(
+        raise no_permission(folder / "config.json") or CorruptFileError(
             f"{folder / 'config.json'} cannot be read ({error})", "restore the model's config.json"
         ) from error
     model_family(config)
@@ -515,7 +516,10 @@ def _load_bin(file: Path) -> dict[str, torch.Tensor]:
         raise _truncated(file, error) from error
 
 
-def _truncated(file: Path, error: BaseException) -> CorruptFileError:
+def _truncated(file: Path, error: BaseException) -> RecyclerError:
+    unreadable = no_permission(file)
+    if unreadable is not None:
+        return unreadable
     return CorruptFileError(
         f"the weights file {file} cannot be read; it is truncated or damaged ({type(error).__name__}: {error})",
         "download the model again",

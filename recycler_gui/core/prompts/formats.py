@@ -38,6 +38,7 @@ from ..errors import (
 from ..storage import (
     ensure_not_input,
     guard_outputs,
+    no_permission,
     read_error,
     staged_folder,
     write_bytes_atomic,
@@ -348,6 +349,9 @@ def _flatten_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
 def _corrupt(path: Path, error: BaseException) -> RecyclerError:
     if isinstance(error, PermissionError):
         return read_error(path, error)
+    unreadable = no_permission(path)
+    if unreadable is not None:
+        return unreadable
     detail = " ".join(str(error).split())[:300]  # one line, however many the library used
     return CorruptFileError(
         f"{path} cannot be read; it may be truncated or damaged ({type(error).__name__}: {detail})",
