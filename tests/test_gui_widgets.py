@@ -334,8 +334,9 @@ def test_the_window_starts_at_the_job_defaults(qtbot, tmp_path: Path) -> None:
 
 
 def test_the_built_in_task_not_fetched_yet_points_to_the_button_and_run_not_a_terminal_command(
-    qtbot, tmp_path: Path
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PROMPT_RECYCLER_CACHE", str(tmp_path / "empty-cache"))  # the session's cache may hold them
     inputs = InputsPanel(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat), QThreadPool())
     qtbot.addWidget(inputs)
     inputs.task.refresh_preview()

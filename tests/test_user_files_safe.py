@@ -486,3 +486,18 @@ def test_a_file_where_a_user_folder_should_be_is_one_line_and_doctor_says_so(
     assert main(["doctor"]) == 2
     assert "is a file, not a folder" in capsys.readouterr().out
     assert (tmp_path / "a-file").read_text() == "mine"
+
+
+def test_outputs_get_the_permissions_the_users_umask_gives_not_private_ones(tmp_path: Path) -> None:
+    """mkstemp and mkdtemp made every output 0600 and every adapter folder 0700: exported adapters could not be read
+    by the group or others, whatever the umask said."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    adapter = write_prompt(SoftPrompt(torch.ones(2, 4)), tmp_path / "out" / "adapter", "peft")
+    single = write_prompt(SoftPrompt(torch.ones(2, 4)), tmp_path / "prompt.safetensors", "safetensors")
+    mode = lambda path: path.stat().st_mode & 0o777  # noqa: E731
+    assert mode(adapter) == mode(tmp_path / "out") == 0o777 & ~umask
+    assert mode(adapter / "adapter_config.json") == mode(single) == 0o666 & ~umask
+    single.chmod(0o640)  # the user's choice for a file we replace is kept
+    write_prompt(SoftPrompt(torch.zeros(2, 4)), single, "safetensors")
+    assert mode(single) == 0o640

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -173,11 +175,31 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        tmp.chmod(_mode_for(target, 0o666))  # mkstemp makes 0600: give the file what any new file of the user gets
         tmp.replace(target)
     except OSError as error:
         raise write_error(target, error, target.parent) from error
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _mode_for(target: Path, full: int) -> int:
+    """The permission bits for a new ``target``: those of the file or folder it replaces, else ``full`` less the
+    process's umask (as ``open`` and ``mkdir`` give)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(target.stat().st_mode)
+    return full & ~_umask()
+
+
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (setting it to read it is not thread-safe)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def write_atomic(target: Path, write: Callable[[Path], None]) -> None:
@@ -208,6 +230,7 @@ def staged_folder(folder: Path) -> Iterator[Path]:
     _make_folder(folder.parent, folder)
     try:
         stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".partial", dir=folder.parent))
+        stage.chmod(_mode_for(folder, 0o777))  # mkdtemp makes 0700
     except OSError as error:
         _remove_empty(made)
         raise write_error(folder, error, folder.parent) from error
