@@ -166,6 +166,8 @@ def test_a_toml_job_naming_one_method_as_text_is_told_to_make_it_a_list(
         (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(max_norm=float("nan"))),  # failed after training
          "max_norm (--max-norm) is nan"),
         (lambda: Job(source="s", target="t", prompt="p", retune_learning_rate=float("-inf")), "is -inf"),
+        (lambda: Job(source="s", target="t", prompt="p", methods=[]),  # a job file ran baselines only, or nothing
+         "no recycling method is chosen"),
         (lambda: Job(source="s", target="t", prompt="p", retune_steps=10, retune_from=[]),  # it ran, re-tuning nothing
          "re-tuning for 10 steps has no start"),
         (lambda: Job(source="s", target="t", prompt="p", retune_steps=10, retune_from=["taught"]),

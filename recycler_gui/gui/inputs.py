@@ -715,8 +715,6 @@ class InputsPanel(QWidget):
                 raise JobError(f"no {what} chosen", f"pick the {what} on the left")
         methods = [name for name, check in self.method_checks.items() if check.isChecked()]
         baselines = [name for name, check in self.baseline_checks.items() if check.isChecked()]
-        if not methods:
-            raise JobError("no recycling method is ticked", "tick at least one method")
         params = {}
         for name in methods:
             parameter = RECYCLERS[name].main_parameter

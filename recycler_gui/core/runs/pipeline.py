@@ -181,7 +181,8 @@ class Job(RunSettings):
                 + (" (the taught prompt needs teaching)" if self.retune_from else ""),
                 f"choose a start ({', '.join(RETUNE_STARTS)}: taught with teaching on), or set the re-tune steps to 0",
             )
-        resolve_methods(self.methods)
+        if not resolve_methods(self.methods):  # a comparison of recycled prompts with none ran and stored nothing
+            raise JobError("no recycling method is chosen", "choose at least one (or all): tick one, or --method NAME")
         resolve_baselines(self.baselines)
         for method, params in self.method_params.items():
             recycler_class(method)(seed=self.seed, **params)  # checks each parameter's name and type
