@@ -209,3 +209,18 @@ def test_a_range_message_names_the_flag_the_user_typed(
     out = ["--out", str(tmp_path / "out")] if command[0] == "teach" else []
     assert main([*command, *models, *out]) == 2
     _only_error_line(capsys.readouterr().err, message)
+
+
+@pytest.mark.parametrize("command", ["compare", "tune"])
+def test_label_words_that_tokenize_alike_fail_before_any_recycling_or_model_loading(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """It recycled with every method and loaded the source model first, then stored a failed run."""
+    task = ["--task", str(write_toy_task(tmp_path)), "--text-column", "review", "--label-column", "stars",
+            "--label-words", "neg=ж,pos=щ", "--offset", "0"]  # both unknown to the tiny tokenizers: the same tokens
+    models = (["--source", str(tiny_llama), "--target", str(tiny_gemma), "--prompt", str(_prompt(tmp_path))]
+              if command == "compare" else ["--model", str(tiny_gemma), "--out", str(tmp_path / "out")])
+    offset = task if command == "compare" else task[:-2]
+    assert main([command, *models, *offset]) == 2
+    _only_error_line(capsys.readouterr().err, "two label words give the same tokens")
+    assert list_runs() == []

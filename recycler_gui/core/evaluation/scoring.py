@@ -109,6 +109,21 @@ class SharedPrefix:
     """Keys and values of each layer, batch 1."""
 
 
+def label_token_ids(tokenizer: Any, label_words: Sequence[str]) -> list[list[int]]:
+    """Each label word's token ids; a ``LabelWordError`` when a word gives none or two give the same (runs check this
+    before any work, with the tokenizers alone)."""
+    ids = [list(tokenizer(word, add_special_tokens=False).input_ids) for word in label_words]
+    for word, tokens in zip(label_words, ids, strict=True):
+        if not tokens:
+            raise LabelWordError(f"the label word {word!r} gives no tokens", "choose a label word with some text")
+    if len({tuple(tokens) for tokens in ids}) < len(ids):
+        raise LabelWordError(
+            f"two label words give the same tokens: {', '.join(repr(w) for w in label_words)}",
+            "choose label words that differ",
+        )
+    return ids
+
+
 class Scorer:
     """Scores label words after rendered inputs on one model; reused for every prompt and baseline.
 
@@ -133,12 +148,7 @@ class Scorer:
         self.embed = model.get_input_embeddings()
         self.device = self.embed.weight.device
         self.dtype = self.embed.weight.dtype
-        self.label_ids = [self._label_tokens(word) for word in label_words]
-        if len({tuple(ids) for ids in self.label_ids}) < len(self.label_ids):
-            raise LabelWordError(
-                f"two label words give the same tokens: {', '.join(repr(w) for w in label_words)}",
-                "choose label words that differ",
-            )
+        self.label_ids = label_token_ids(tokenizer, label_words)
         self.single_token = all(len(ids) == 1 for ids in self.label_ids)
         pad = tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else (tokenizer.eos_token_id or 0)
@@ -147,12 +157,6 @@ class Scorer:
         self.decoder_start = start if start is not None else self.pad_id
         self.shared_prefix = shared_prefix and not self.encoder_decoder
         self._cache_argument = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-
-    def _label_tokens(self, word: str) -> list[int]:
-        ids = list(self.tokenizer(word, add_special_tokens=False).input_ids)
-        if not ids:
-            raise LabelWordError(f"the label word {word!r} gives no tokens", "choose a label word with some text")
-        return ids
 
     def input_ids(self, text: str) -> list[int]:
         """Token ids of a rendered input, with the tokenizer's special tokens (a decoder-only EOS is dropped)."""

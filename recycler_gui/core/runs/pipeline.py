@@ -26,7 +26,7 @@ from ..errors import CorruptFileError, InputNotFoundError
 from ..evaluation.baselines import RANDOM_SEEDS, class_label_prompt, random_prompt, resolve_baselines
 from ..evaluation.calibration import calibrated_accuracy, content_free_bias
 from ..evaluation.few_shot import MAX_SHOTS, few_shot_examples, label_bias, pick_by_few_shot
-from ..evaluation.scoring import Scorer, classification_metrics
+from ..evaluation.scoring import Scorer, classification_metrics, label_token_ids
 from ..events import (
     START_SERIES,
     Cancelled,
@@ -253,6 +253,8 @@ class _Run:
             tuned_on_target = read_prompt(job.target_prompt)
             check_prompt_fits_source(tuned_on_target, target, role="target")
         task = job.load_task()
+        for model in (target, *([source] if job.score_source or job.teach_steps else [])):
+            label_token_ids(model.tokenizer(), task.label_words)  # words that tokenize alike fail here, not later
         self.folder = RunFolder.create(job.as_dict())
         self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
         self.report.task = task.describe()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.catalog import fetch_if_builtin_task
-from ..evaluation.scoring import Metrics, Scorer, classification_metrics
+from ..evaluation.scoring import Metrics, Scorer, classification_metrics, label_token_ids
 from ..events import Cancelled, CancelToken, EventSink, Stage, ignore_events
 from ..fields import at_least, setting
 from ..models.checkpoints import open_checkpoint
@@ -107,6 +107,7 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
         start = read_prompt(job.start, key=job.start_key)
         check_prompt_fits_source(start, checkpoint)
         settings = settings.for_start()
+    label_token_ids(checkpoint.tokenizer(), task.label_words)  # before the model is loaded
     table = checkpoint.input_embeddings()
     vocabulary_norm = float(table.norm(dim=1).mean())
     if start is None:
