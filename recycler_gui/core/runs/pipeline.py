@@ -259,6 +259,9 @@ class _Run:
         self.report.run_id, self.report.path = self.folder.run_id, str(self.folder.path)
         self.report.task = task.describe()
         self.emit(Log(f"this run is stored in {self.folder.path}"))
+        note = task.scoring_note("test", job.eval_size)
+        if note:
+            self.emit(Log(f"note: {note}"))
         self.emit(plan_run(job, methods, baselines, source.name, target.name, given_texts))
         started = time.perf_counter()
         with self.folder.heartbeat(self.report):

@@ -194,6 +194,9 @@ def run_teach(job: TeachJob, events: EventSink = ignore_events, cancel: CancelTo
     guard_prompt_outputs([Path(job.out)], inputs)
     fetch_if_builtin_task(job.task, events)
     task = job.load_task()
+    note = task.scoring_note("test", job.test_size) if job.test_size else None
+    if note:
+        events(Log(f"note: {note}"))
     if job.texts:
         checked_texts_file(job.texts, job.texts_column)
     start = recycle(source, target, prompt, [RECOMMENDED], vocabulary=job.vocabulary(),

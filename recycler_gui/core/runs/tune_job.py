@@ -14,7 +14,7 @@ from typing import Any
 
 from ..data.catalog import fetch_if_builtin_task
 from ..evaluation.scoring import Metrics, Scorer, classification_metrics, label_token_ids
-from ..events import Cancelled, CancelToken, EventSink, Stage, ignore_events
+from ..events import Cancelled, CancelToken, EventSink, Log, Stage, ignore_events
 from ..fields import at_least, setting
 from ..models.checkpoints import open_checkpoint
 from ..prompts.formats import FORMATS, guard_prompt_outputs, read_prompt, write_prompt
@@ -108,6 +108,9 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
         check_prompt_fits_source(start, checkpoint)
         settings = settings.for_start()
     label_token_ids(checkpoint.tokenizer(), task.label_words)  # before the model is loaded
+    note = task.scoring_note("test", job.test_size)
+    if note:
+        events(Log(f"note: {note}"))
     table = checkpoint.input_embeddings()
     vocabulary_norm = float(table.norm(dim=1).mean())
     if start is None:
