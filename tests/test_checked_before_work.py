@@ -224,3 +224,18 @@ def test_label_words_that_tokenize_alike_fail_before_any_recycling_or_model_load
     assert main([command, *models, *offset]) == 2
     _only_error_line(capsys.readouterr().err, "two label words give the same tokens")
     assert list_runs() == []
+
+
+def test_relative_paths_in_a_job_file_mean_its_folder(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`prompt = "../prompts/p.safetensors"` was read from the current folder: a job file and its inputs moved
+    together stopped working, depending on where the command ran."""
+    (tmp_path / "jobs").mkdir()
+    prompt = _prompt(tmp_path)
+    job = tmp_path / "jobs" / "job.toml"
+    job.write_text(f'source = "{tiny_llama}"\ntarget = "{tiny_gemma}"\nprompt = "../{prompt.name}"\n'
+                   'task = "movie-reviews"\n')
+    monkeypatch.chdir("/")  # anywhere but the job file's folder
+    loaded = Job.from_file(job)
+    assert loaded.prompt == str(prompt.resolve()) and loaded.task == "movie-reviews"  # a built-in name stays

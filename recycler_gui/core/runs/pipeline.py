@@ -156,6 +156,12 @@ class Job(RunSettings):
             raise CorruptFileError(f"the job file {path} cannot be parsed ({error})", "fix its syntax") from error
         if not isinstance(values, dict):
             raise JobError(f"the job file {path} does not hold a table of settings", "write key = value settings")
+        for key in INPUT_SETTINGS:  # a relative path means the job file's folder, as a user who moves both expects
+            given = values.get(key)
+            if isinstance(given, list):
+                values[key] = [_beside(path.parent, item) for item in given]
+            elif given is not None:
+                values[key] = _beside(path.parent, given)
         return cls.from_dict(values)
 
     def check(self) -> None:
@@ -205,6 +211,14 @@ class Job(RunSettings):
 
 INPUT_SETTINGS = ("source", "target", "prompt", "task", "target_prompt", "teach_texts")
 """The job settings that name the user's files or folders: nothing a run or an export writes may touch them."""
+
+
+def _beside(folder: Path, given: Any) -> Any:
+    """A job file's relative path, as the path beside the job file when that exists (else as given: a path from the
+    current folder, a Hub id or a demo model's name)."""
+    if isinstance(given, str) and given and not Path(given).is_absolute() and (folder / given).exists():
+        return str((folder / given).resolve())
+    return given
 
 
 def job_inputs(job: dict[str, Any]) -> list[Path]:
