@@ -135,3 +135,12 @@ def test_help_states_the_defaults_the_settings_have(
     text = " ".join(capsys.readouterr().out.split())
     for name in names:
         assert help_of(settings, name) in text, name
+
+
+def test_a_bad_flag_value_is_one_line_naming_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse printed its usage block, then the error: two lines and more, against every other error's one."""
+    with pytest.raises(SystemExit) as exited:
+        main(["recycle", "--format", "xyz"])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.count("\n") == 1
+    assert err.startswith("error: argument --format: invalid choice: 'xyz'") and "prompt-recycler recycle --help" in err

@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..core.errors import RecyclerError, is_out_of_memory
@@ -58,12 +59,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL_ERROR
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad flag is one line naming it and where the help is, like every other error (argparse adds its usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USER_ERROR, f"error: {message}. See {self.prog} --help.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     debug_help = "show the full traceback on errors"
     common = argparse.ArgumentParser(add_help=False)  # a command's --debug leaves one given before the command alone
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=debug_help)
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="prompt-recycler",
         description="Carry a trained soft prompt from one language model to another without re-training it.",
     )
