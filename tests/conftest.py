@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,6 +28,16 @@ def _isolated_user_dirs(
     monkeypatch.setenv("PROMPT_RECYCLER_DATA", str(tmp_path / "user-data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "user-config"))
     monkeypatch.delenv("PROMPT_RECYCLER_DOWNLOAD", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _widgets_collected_on_the_ui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test with widgets, collect its garbage here, on the UI thread: left to Python's automatic collection,
+    a widget held in a reference cycle may be deleted by whichever thread allocates next (a background task's import),
+    and Qt crashes (a segfault in a later test). The app collects on its UI thread for the same reason."""
+    yield
+    if "qtbot" in request.fixturenames:
+        gc.collect()
 
 
 @pytest.fixture(scope="session")

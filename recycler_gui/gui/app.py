@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtWidgets import QApplication, QWidget
 
 from .. import __version__
@@ -66,9 +67,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .resources import app_icon
 
     app.setWindowIcon(app_icon())
+    # Python collects garbage in whichever thread allocates: a background task could delete a widget held in a
+    # reference cycle, and Qt crashes. pyqtgraph's collector turns that off and collects on a timer of this thread.
+    collector = GarbageCollector(interval=1.0)
     window = MainWindow()
     install_exception_hook(window)
     window.show()
     if args.demo:
         window.load_demo()
-    return app.exec()
+    code = app.exec()
+    collector.timer.stop()
+    return code
