@@ -144,3 +144,18 @@ def test_a_bad_flag_value_is_one_line_naming_the_help(capsys: pytest.CaptureFixt
     err = capsys.readouterr().err
     assert exited.value.code == 2 and err.count("\n") == 1
     assert err.startswith("error: argument --format: invalid choice: 'xyz'") and "prompt-recycler recycle --help" in err
+
+
+def test_runs_takes_one_of_show_or_delete_and_a_job_file_must_be_json_or_toml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`runs --show A --delete B` deleted B and ignored --show; a .yaml job got a JSON parse error; a folder as the
+    job file was 'no such job file'."""
+    with pytest.raises(SystemExit):
+        main(["runs", "--show", "a", "--delete", "b"])
+    assert "not allowed with argument --show" in capsys.readouterr().err
+    (tmp_path / "job.yaml").write_text("source: a\n")
+    assert main(["compare", "--job", str(tmp_path / "job.yaml")]) == 2
+    assert "is YAML, which is not read. Write the job as JSON or TOML" in capsys.readouterr().err
+    assert main(["compare", "--job", str(tmp_path)]) == 2
+    assert f"the job file {tmp_path} is a folder" in capsys.readouterr().err

@@ -14,8 +14,9 @@ from .compare import report_table
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
     runs = commands.add_parser("runs", parents=[common], help="list, show or delete stored comparison runs",
                                description="Stored comparison runs, newest first.")
-    runs.add_argument("--show", metavar="ID", help="print one run's table")
-    runs.add_argument("--delete", metavar="ID", help="delete one run and its files")
+    one = runs.add_mutually_exclusive_group()
+    one.add_argument("--show", metavar="ID", help="print one run's table")
+    one.add_argument("--delete", metavar="ID", help="delete one run and its files")
     runs.add_argument("--json", action="store_true", help="print JSON")
     runs.set_defaults(handler=_cmd_runs)
 
@@ -24,11 +25,11 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     from ..core.runs.batch import open_batch
     from ..core.runs.store import BATCH_FILE, delete_run, list_runs, open_run
 
-    if args.delete:
+    if args.delete is not None:
         delete_run(args.delete)
         print(f"deleted run {args.delete}")
         return 0
-    if args.show:
+    if args.show is not None:
         folder = open_run(args.show)
         if (folder.path / BATCH_FILE).is_file():
             batch = open_batch(folder.path)

@@ -248,8 +248,8 @@ def _words_from_list(words: list[str], values: list[str]) -> tuple[str, ...]:
         missing = values[len(words):]
         raise TaskError(
             f"the label{'s' if len(missing) > 1 else ''} {_names(missing)} "
-            f"{'have' if len(missing) > 1 else 'has'} no label word: {len(words)} words for {len(values)} labels "
-            f"({_names(values)})",
+            f"{'have' if len(missing) > 1 else 'has'} no label word: {len(words)} word{'' if len(words) == 1 else 's'} "
+            f"for {len(values)} labels ({_names(values)})",
             "give one word per label, in that order, or value=word pairs",
         )
     if len(words) > len(values):

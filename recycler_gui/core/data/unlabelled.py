@@ -236,6 +236,9 @@ def read_texts_file(path: Path | str, column: str | None = None) -> list[str]:
     """Unlabelled texts from a file: one per line (``.txt`` or any other extension), or ``column`` of a CSV, TSV or
     JSON Lines file (default ``text``). Empty lines and repeats are dropped; only that column is read."""
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise TeachingTextsError(f"the texts to teach on, {path}, are a folder, not a file",
+                                 "give a file: one text per line, or a CSV, TSV or JSON Lines table")
     if not path.is_file():
         raise TeachingTextsError(f"no such file of texts: {path}", "check the path")
     kind = table_kind(path)

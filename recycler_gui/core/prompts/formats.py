@@ -254,6 +254,10 @@ def read_prompt(path: Path | str, key: str | None = None) -> SoftPrompt:
     """
     path = Path(path)
     fmt = detect_format(path)
+    if key is not None and fmt in ("peft", "npy"):  # it was ignored: the user thought another tensor was read
+        what = "a PEFT adapter" if fmt == "peft" else "a .npy file"
+        raise AmbiguousKeyError(f"the key {key!r} does not apply to {path}: {what} holds one prompt table",
+                                "leave the key out")
     if fmt == "peft":
         return _read_peft(path if path.is_dir() else path.parent)
     if fmt == "npy":

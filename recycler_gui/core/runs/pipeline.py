@@ -142,8 +142,12 @@ class Job(RunSettings):
     @classmethod
     def from_file(cls, path: Path) -> Job:
         """Read a job from a JSON or TOML file."""
+        if path.is_dir():
+            raise JobError(f"the job file {path} is a folder", "give a .json or .toml file")
         if not path.is_file():
             raise InputNotFoundError(f"no such job file: {path}", "check the path")
+        if path.suffix.lower() in (".yaml", ".yml"):
+            raise JobError(f"the job file {path} is YAML, which is not read", "write the job as JSON or TOML")
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as error:
