@@ -16,7 +16,7 @@ from recycler_gui.core.events import Result
 from recycler_gui.core.prompts.formats import SoftPrompt, read_prompt, write_prompt
 from recycler_gui.core.report import FINISHED, Report
 from recycler_gui.core.runs.store import list_runs, open_run
-from recycler_gui.gui.main_window import MainWindow
+from recycler_gui.gui.main_window import INPUTS_MIN_WIDTH, MainWindow
 from recycler_gui.gui.plots import RETUNE_IDLE_TEXT, RETUNING_TITLE, TRAINING_LATER_TEXT, TRAINING_STOPPED_TEXT
 
 
@@ -315,6 +315,16 @@ def test_the_window_opens_within_the_screen(qtbot, tmp_path: Path) -> None:
     area = window.screen().availableGeometry()
     assert window.width() <= area.width() and window.height() <= area.height()
     assert area.contains(window.frameGeometry())
+
+
+def test_on_a_small_screen_the_inputs_leave_the_plots_most_of_the_width(qtbot, tmp_path: Path) -> None:
+    """At 1000 pixels and less the inputs kept 430, leaving the plots too narrow for their legends and values."""
+    window = MainWindow(QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    inputs, plots = window.splitter.sizes()
+    assert window.width() < 1000 and inputs <= max(INPUTS_MIN_WIDTH, 0.31 * window.width()) + 1 and plots > inputs
 
 
 def test_the_accuracy_chart_has_room_at_the_default_size(window: MainWindow, qtbot) -> None:

@@ -53,6 +53,8 @@ PAPER = (
     "arXiv:2208.05577"
 )
 DEFAULT_SIZE = (1400, 900)
+INPUTS_WIDTH, INPUTS_MIN_WIDTH = 430, 320
+"""The inputs column at the default size, and the least it gets on a small screen (its scroll area's minimum)."""
 EXPORT_FORMATS = {
     "PEFT adapter folder (*)": "peft",
     "NumPy array (*.npy)": "npy",
@@ -116,7 +118,7 @@ class MainWindow(QMainWindow):
     def _layout(self) -> QSplitter:
         scroll = QScrollArea(widgetResizable=True)
         scroll.setWidget(self.inputs)
-        scroll.setMinimumWidth(320)
+        scroll.setMinimumWidth(INPUTS_MIN_WIDTH)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
@@ -185,10 +187,13 @@ class MainWindow(QMainWindow):
             state = self.settings.value(key)
             if state is not None:
                 (widget.restoreGeometry if widget is self else widget.restoreState)(state)
-        if self.settings.value("window/geometry") is None:
+        first_time = self.settings.value("window/geometry") is None
+        if first_time:
             self.resize(*DEFAULT_SIZE)
-            self.splitter.setSizes([430, DEFAULT_SIZE[0] - 430])
         self.fit_to_screen()
+        if first_time:  # the inputs' share of what the screen allows: the plots need the rest on a small screen
+            inputs = min(INPUTS_WIDTH, max(INPUTS_MIN_WIDTH, int(0.31 * self.width())))
+            self.splitter.setSizes([inputs, self.width() - inputs])
         if self.settings.value("window/right_splitter") is None:
             self.right_splitter.setSizes([580, 210, 60])
         saved = self.settings.value("job/last")
