@@ -123,6 +123,26 @@ def test_open_emits_the_report_and_closes(qtbot, three_runs: dict[str, RunFolder
     assert dialog.result() == HistoryDialog.DialogCode.Accepted
 
 
+def test_a_stored_runs_settings_fill_the_inputs_to_run_it_again(qtbot, tmp_path: Path) -> None:
+    """Open showed a run's table but left the inputs as they were: Run then ran another job."""
+    make_run(NEW, report(), methods=["procrustes", "ridge"], eval_size=50, retune_steps=30, retired_setting=1)
+    make_run(OLD, None, prompt=None, prompts=["a.npy", "b.npy"])  # a batch of prompts
+    window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    dialog = open_dialog(qtbot)
+    dialog.settings_chosen.connect(window.use_settings)
+    qtbot.mouseClick(dialog.settings_button, Qt.MouseButton.LeftButton)
+    job = window.inputs.job()
+    assert (job.source, job.target, job.prompt) == ("/models/gpt2-small", "org/tiny-llama", "p.npy")
+    assert (sorted(job.methods), job.eval_size, job.retune_steps) == (["procrustes", "ridge"], 50, 30)
+    assert window.status.stage.text().startswith("A stored run's settings are in the inputs")
+    dialog = open_dialog(qtbot)
+    dialog.settings_chosen.connect(window.use_settings)
+    dialog.table.selectRow(1)
+    dialog.use_selected_settings()
+    assert window.inputs.prompt.path() == "a.npy; b.npy"
+
+
 def test_enter_and_double_click_open_the_run(qtbot, three_runs: dict[str, RunFolder]) -> None:
     dialog = open_dialog(qtbot)
     dialog.table.setFocus()

@@ -157,6 +157,7 @@ class HistoryDialog(QDialog):
     prompts) and closes the dialog."""
 
     run_opened = Signal(object)
+    settings_chosen = Signal(dict)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,6 +193,11 @@ class HistoryDialog(QDialog):
         self.folder_button = self._button(
             buttons, "Show folder", QDialogButtonBox.ButtonRole.ActionRole, self.show_selected_folder
         )
+        self.settings_button = self._button(
+            buttons, "Use its settings", QDialogButtonBox.ButtonRole.ActionRole, self.use_selected_settings
+        )
+        self.settings_button.setToolTip("Fill the window's inputs with the selected run's models, prompt, task and "
+                                        "settings, to run it again or change one thing")
         self.close_button = self._button(buttons, "Close", QDialogButtonBox.ButtonRole.RejectRole, self.reject)
         self.open_button.setDefault(True)
         delete_key = QShortcut(QKeySequence.StandardKey.Delete, self)
@@ -255,7 +261,7 @@ class HistoryDialog(QDialog):
     def _update_buttons(self) -> None:
         row = self._selected_row()
         selected = row is not None
-        for button in (self.open_button, self.folder_button):
+        for button in (self.open_button, self.folder_button, self.settings_button):
             button.setEnabled(selected)
         live = selected and is_live(self.model.run(row))
         self.delete_button.setEnabled(selected and not live)
@@ -276,6 +282,14 @@ class HistoryDialog(QDialog):
                 self.refresh()
             return
         self.run_opened.emit(report)
+        self.accept()
+
+    def use_selected_settings(self) -> None:
+        """Emit ``settings_chosen`` with the selected run's job and close."""
+        row = self._selected_row()
+        if row is None:
+            return
+        self.settings_chosen.emit(_job(self.model.run(row)))
         self.accept()
 
     def delete_selected(self) -> None:

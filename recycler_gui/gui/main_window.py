@@ -7,7 +7,7 @@ model work itself. Closing during a run asks, cancels, and closes once the worke
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from .batch_view import BatchPanel
 from .device_status import DeviceStatus
 from .errors import APP_TITLE, show_error
 from .history import HistoryDialog
-from .inputs import InputsPanel
+from .inputs import PATH_SEPARATOR, InputsPanel
 from .plots import PlotsPanel
 from .resources import app_icon
 from .responsiveness import LoopLagMeter
@@ -424,7 +424,22 @@ class MainWindow(QMainWindow):
     def open_history(self) -> None:
         dialog = HistoryDialog(self)
         dialog.run_opened.connect(self.show_report)
+        dialog.settings_chosen.connect(self.use_settings)
         dialog.exec()
+
+    def use_settings(self, job: dict[str, Any]) -> None:
+        """Fill the inputs with a stored run's job (a batch's prompts as one field); a job this version cannot take
+        is a dialog."""
+        values = {name: value for name, value in job.items() if name in {f.name for f in fields(Job)}}
+        if job.get("prompts"):
+            values["prompt"] = PATH_SEPARATOR.join(job["prompts"])
+        try:
+            self.inputs.set_job(Job.from_dict(values))
+        except (RecyclerError, ValueError, TypeError) as error:
+            show_error(self, error if isinstance(error, RecyclerError) else RecyclerError(
+                f"the run's settings cannot be used ({error})", "fill the inputs by hand"))
+            return
+        self.status.idle("A stored run's settings are in the inputs: press Run to run it again.")
 
     def show_report(self, report: Report | BatchReport) -> None:
         """Show a stored run's table and plots, or a batch's table and plot (and its last prompt's run)."""
