@@ -32,11 +32,17 @@ def _isolated_user_dirs(
 
 @pytest.fixture(autouse=True)
 def _widgets_collected_on_the_ui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After a test with widgets, collect its garbage here, on the UI thread: left to Python's automatic collection,
-    a widget held in a reference cycle may be deleted by whichever thread allocates next (a background task's import),
-    and Qt crashes (a segfault in a later test). The app collects on its UI thread for the same reason."""
-    yield
-    if "qtbot" in request.fixturenames:
+    """A test with widgets runs as the app does (``gui.app``): no automatic garbage collection, which runs in whichever
+    thread allocates and may delete a widget held in a reference cycle on a background task's thread, where Qt
+    crashes (an intermittent segfault in later tests); its garbage is collected here, on the UI thread, after it."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
         gc.collect()
 
 
