@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSplitter,
+    QStyle,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -54,7 +55,8 @@ PAPER = (
 )
 DEFAULT_SIZE = (1400, 900)
 INPUTS_WIDTH, INPUTS_MIN_WIDTH = 430, 320
-"""The inputs column at the default size, and the least it gets on a small screen (its scroll area's minimum)."""
+"""The inputs column at the default size, and the least it may be dragged to (its scroll area's minimum); on a small
+screen it starts as wide as its fields need."""
 EXPORT_FORMATS = {
     "PEFT adapter folder (*)": "peft",
     "NumPy array (*.npy)": "npy",
@@ -192,7 +194,10 @@ class MainWindow(QMainWindow):
             self.resize(*DEFAULT_SIZE)
         self.fit_to_screen()
         if first_time:  # the inputs' share of what the screen allows: the plots need the rest on a small screen
-            inputs = min(INPUTS_WIDTH, max(INPUTS_MIN_WIDTH, int(0.31 * self.width())))
+            metric = self.style().pixelMetric
+            chrome = metric(QStyle.PixelMetric.PM_ScrollBarExtent) + 2 * metric(QStyle.PixelMetric.PM_DefaultFrameWidth)
+            fits = self.inputs.minimumSizeHint().width() + chrome
+            inputs = min(INPUTS_WIDTH, max(INPUTS_MIN_WIDTH, fits, int(0.31 * self.width())))
             self.splitter.setSizes([inputs, self.width() - inputs])
         if self.settings.value("window/right_splitter") is None:
             self.right_splitter.setSizes([580, 210, 60])

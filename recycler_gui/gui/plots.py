@@ -55,6 +55,8 @@ EXPORT_SIZE = (900, 700)
 START_HEADING = "recycled, at step 0:"
 """The re-tuning legend's line above the recycled prompts' step-0 markers (each listed by its method's name)."""
 RETUNE_IDLE_TEXT = "No re-tuning in this run:\nset Re-tune steps under\nUpper bound and re-tuning."
+NO_RUN_TEXT = "Training curves appear here\nwhen a run re-tunes or teaches."
+"""Before any run is shown: true whatever the inputs say."""
 TRAINING_LATER_TEXT = "Training curves appear here\nafter the comparison rows."
 TRAINING_STOPPED_TEXT = "The run stopped before\nits training curves."
 """The re-tuning plot's text while a run that re-tunes or teaches is still scoring the comparison."""
@@ -261,7 +263,7 @@ class PlotsPanel(QWidget):
         self.retuning_plot.hideButtons()
         self.retuning_legend = legend_beside(self.retuning_view)
         self.training_expected = False  # the run shown re-tunes or teaches
-        self.retuning_idle = pg.TextItem(RETUNE_IDLE_TEXT, anchor=(0.5, 0.5))
+        self.retuning_idle = pg.TextItem(NO_RUN_TEXT, anchor=(0.5, 0.5))
         self.retuning_idle.setPos(50, 50)
         self.retuning_plot.addItem(self.retuning_idle)
 
