@@ -239,3 +239,18 @@ def test_relative_paths_in_a_job_file_mean_its_folder(
     monkeypatch.chdir("/")  # anywhere but the job file's folder
     loaded = Job.from_file(job)
     assert loaded.prompt == str(prompt.resolve()) and loaded.task == "movie-reviews"  # a built-in name stays
+
+
+def test_messages_name_what_the_user_can_change(
+    tiny_llama: Path, tiny_gemma: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--num-words 5` was told to lower --offset; `tune --start` of the wrong width to pick another source model."""
+    prompt = _prompt(tmp_path)
+    assert main(["recycle", "--source", str(tiny_llama), "--target", str(tiny_gemma), "--prompt", str(prompt),
+                 "--out", str(tmp_path / "out"), "--offset", "0", "--num-words", "5"]) == 2
+    assert "Raise --num-words or leave it out" in capsys.readouterr().err
+    task = ["--task", str(write_toy_task(tmp_path)), "--text-column", "review", "--label-column", "stars",
+            "--label-words", "neg=negative,pos=positive"]
+    assert main(["tune", "--model", str(tiny_gemma), "--start", str(prompt), "--out", str(tmp_path / "t"), *task]) == 2
+    err = capsys.readouterr().err
+    assert "the model to tune, has hidden size 32" in err and "source" not in err

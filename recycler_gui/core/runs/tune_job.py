@@ -105,7 +105,7 @@ def run_tune(job: TuneJob, events: EventSink = ignore_events, cancel: CancelToke
     start = None
     if job.start:
         start = read_prompt(job.start, key=job.start_key)
-        check_prompt_fits_source(start, checkpoint)
+        check_prompt_fits_source(start, checkpoint, role="tuned")
         settings = settings.for_start()
     label_token_ids(checkpoint.tokenizer(), task.label_words)  # before the model is loaded
     note = task.scoring_note("test", job.test_size)

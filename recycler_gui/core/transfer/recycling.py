@@ -57,13 +57,16 @@ def resolve_methods(names: Sequence[str]) -> list[str]:
 
 
 def check_prompt_fits_source(prompt: SoftPrompt, source: Checkpoint, role: str = "source") -> None:
-    """The prompt must have been trained on a model of the ``role`` model's width."""
+    """The prompt must have been trained on a model of the ``role`` model's width (``role``: source, target, or
+    anything else for the model a tuning starts on)."""
     if prompt.dim != source.hidden_size:
+        what = {"source": "prompt", "target": "prompt tuned on the target"}.get(role, "start prompt")
+        model = f"{source.name}, the model to tune," if what == "start prompt" else f"the {role} model {source.name}"
         raise PromptShapeError(
-            f"the {'prompt' if role == 'source' else 'prompt tuned on the target'}'s rows are {prompt.dim} wide but "
-            f"the {role} model {source.name} has hidden size {source.hidden_size}",
-            f"pick a prompt that was trained on the {role} model" if role != "source"
-            else "pick the model the prompt was trained on as the source",
+            f"the {what}'s rows are {prompt.dim} wide but {model} has hidden size {source.hidden_size}",
+            {"source": "pick the model the prompt was trained on as the source",
+             "target": "pick a prompt that was trained on the target model"}.get(
+                role, "start from a prompt of this model (recycle one to it first)"),
         )
 
 

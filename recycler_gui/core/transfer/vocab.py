@@ -122,7 +122,9 @@ def shared_words(
         raise VocabularyError(
             f"only {len(chosen)} shared words are left to fit on ({len(common)} shared, {settings.offset} skipped); "
             f"at least {MIN_WORDS} are needed",
-            "lower --offset, or pick models whose vocabularies overlap (both English-capable)",
+            ("raise --num-words or leave it out (all words)" if settings.num_words is not None
+             and settings.num_words < MIN_WORDS else "lower --offset")
+            + ", or pick models whose vocabularies overlap (both English-capable)",
         )
     return WordPairs(
         source_ids=torch.tensor([source_words[w] for w in chosen]),
