@@ -154,6 +154,7 @@ def test_a_toml_job_naming_one_method_as_text_is_told_to_make_it_a_list(
         (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(eval_size=0)), "eval_size (--eval-size) must be"),
         (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(steps=True)), "steps is True"),
         (lambda: TuneJob(model="m", out="o", format="onnx"), "unknown output format 'onnx'"),
+        (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(init="text: ")), "the text init names no words"),
         (lambda: VocabSettings(offset=2.5), "offset is 2.5, a number, not a whole number"),
         (lambda: Job(source="s", target="t", prompt="p", teach_steps=5, teach_write=3),
          "teach_write (--teach-write, texts: a quarter is held out to pick the best prompt) must be 4 or more"),
@@ -166,6 +167,7 @@ def test_a_toml_job_naming_one_method_as_text_is_told_to_make_it_a_list(
         (lambda: TuneJob(model="m", out="o", tuning=TuningSettings(max_norm=float("nan"))),  # failed after training
          "max_norm (--max-norm) is nan"),
         (lambda: Job(source="s", target="t", prompt="p", retune_learning_rate=float("-inf")), "is -inf"),
+        (lambda: Job(source="s", target="t", prompt="p", teach_texts="texts.txt"), "but teaching is off"),  # ignored
         (lambda: Job(source="s", target="t", prompt="p", methods=[]),  # a job file ran baselines only, or nothing
          "no recycling method is chosen"),
         (lambda: Job(source="s", target="t", prompt="p", retune_steps=10, retune_from=[]),  # it ran, re-tuning nothing

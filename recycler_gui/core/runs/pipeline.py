@@ -40,7 +40,7 @@ from ..events import (
     retune_series,
     teach_series,
 )
-from ..fields import at_least, default_of, same_as, setting
+from ..fields import at_least, default_of, flag_of, same_as, setting
 from ..models.checkpoints import Checkpoint, open_checkpoint
 from ..models.zoo import fetch_if_zoo_model
 from ..prompts.formats import SoftPrompt, read_prompt
@@ -197,6 +197,9 @@ class Job(RunSettings):
         for method, params in self.method_params.items():
             recycler_class(method)(seed=self.seed, **params)  # checks each parameter's name and type
         at_least(self, "teach_steps", 0)
+        if self.teach_texts and not self.teach_steps:  # they were ignored without a word
+            raise JobError(f"texts to teach on are given ({self.teach_texts}) but teaching is off",
+                           f"teach for some steps ({flag_of('teach_steps')} STEPS), or leave the texts out")
         at_least(self, "teach_write", MIN_TEXTS, "texts: a quarter is held out to pick the best prompt")
 
     def vocabulary(self) -> VocabSettings:

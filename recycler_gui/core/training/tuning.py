@@ -58,6 +58,8 @@ class TuningSettings(StepSettings):
             raise TrainingSettingsError(
                 f"the norm cap {self.max_norm} is not positive", "use e.g. 1.5 (x the vocabulary norm)"
             )
+        if self.init.startswith("text:") and not self.init.removeprefix("text:").strip():
+            raise TrainingSettingsError("the text init names no words", "give them after text:, e.g. text:great movie")
         if self.init not in ("class-label", "random") and not self.init.startswith("text:"):
             raise TrainingSettingsError(f"unknown prompt init {self.init!r}", f"use one of {', '.join(INITS)}")
 
