@@ -159,3 +159,14 @@ def test_runs_takes_one_of_show_or_delete_and_a_job_file_must_be_json_or_toml(
     assert "is YAML, which is not read. Write the job as JSON or TOML" in capsys.readouterr().err
     assert main(["compare", "--job", str(tmp_path)]) == 2
     assert f"the job file {tmp_path} is a folder" in capsys.readouterr().err
+
+
+def test_a_failed_runs_long_error_does_not_widen_the_runs_table(capsys: pytest.CaptureFixture[str]) -> None:
+    from recycler_gui.core.report import Report
+    from recycler_gui.core.runs.store import RunFolder
+
+    folder = RunFolder.create({"source": "/m/a", "target": "/m/b", "prompt": "p.npy", "task": "movie-reviews"})
+    folder.save_report(Report(status="failed: " + "a very long error message " * 10))
+    assert main(["runs"]) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    assert "failed: a very long error" in row and row.rstrip().endswith("0") and len(row) < 120

@@ -46,7 +46,12 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     else:
         print(format_table(
             ["id", "status", "source", "target", "rows"],
-            [[r["id"], r["status"] or "-", Path(r["job"]["source"]).name, Path(r["job"]["target"]).name,
+            [[r["id"], _short(r["status"] or "-"), Path(r["job"]["source"]).name, Path(r["job"]["target"]).name,
               f"{r['rows']} ({r['prompts']} prompts)" if r.get("batch") else str(r["rows"])] for r in runs],
         ))
     return 0
+
+
+def _short(status: str, width: int = 40) -> str:
+    """A status fit for a table column (a failed run's status holds its whole error; `--show ID` prints it)."""
+    return status if len(status) <= width else f"{status[: width - 1]}…"
