@@ -170,3 +170,5 @@ def test_a_failed_runs_long_error_does_not_widen_the_runs_table(capsys: pytest.C
     assert main(["runs"]) == 0
     row = capsys.readouterr().out.splitlines()[-1]
     assert "failed: a very long error" in row and row.rstrip().endswith("0") and len(row) < 120
+    assert main(["runs", "--show", folder.run_id]) == 0
+    assert f"status: failed: {'a very long error message ' * 10}".rstrip() in capsys.readouterr().out

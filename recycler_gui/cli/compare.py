@@ -10,7 +10,7 @@ from typing import Any
 from ..core.batch_report import BatchReport
 from ..core.evaluation.baselines import BASELINES
 from ..core.fields import help_of
-from ..core.report import CANCELLED, RETUNE_STARTS, Report, shown_columns
+from ..core.report import CANCELLED, FINISHED, RETUNE_STARTS, Report, shown_columns
 from ..core.runs.pipeline import Job
 from ..core.runs.settings import JobError
 from ..core.transfer.recyclers import RECYCLERS
@@ -150,6 +150,8 @@ def report_table(report: Report) -> str:
             f"head start from {head.start} against the from-scratch best dev accuracy "
             f"({100 * head.scratch_best_dev_accuracy:.1f}%, step {head.scratch_best_step}): {head.outcome}{reached}"
         )
+    if report.status not in (FINISHED, CANCELLED):  # a failed or interrupted run, shown from the history: why
+        lines.append(f"status: {report.status}")
     if report.path:
         lines.append(f"run stored in {report.path}")
     return "\n".join(lines)
