@@ -104,10 +104,10 @@ def test_runs_are_listed_newest_first_with_their_summary(qtbot, three_runs: dict
     assert dialog.stack.currentWidget() is dialog.table
     assert [dialog.model.run(row)["id"] for row in range(dialog.model.rowCount())] == [NEW, MIDDLE, OLD]
     assert cells(dialog, 0) == [
-        "2025-01-03 11:00:00", "finished", "gpt2-small", "tiny-llama", "movie-reviews", "4", "80.0%", "60.0%"
+        "2025-01-03 11:00:00", "finished", "gpt2-small", "p.npy", "tiny-llama", "movie-reviews", "4", "80.0%", "60.0%"
     ]
-    assert cells(dialog, 1)[1:5] == ["failed: out of memory", "gpt2-small", "tiny-llama", "reviews.csv"]
-    assert cells(dialog, 2)[1:4] == ["cancelled", "llama-3-1b", "qwen-0.5b"]
+    assert cells(dialog, 1)[1:6] == ["failed: out of memory", "gpt2-small", "p.npy", "tiny-llama", "reviews.csv"]
+    assert cells(dialog, 2)[1:5] == ["cancelled", "llama-3-1b", "p.npy", "qwen-0.5b"]
     assert dialog.selected_run_id() == NEW
     assert dialog.open_button.isEnabled()
 
@@ -138,6 +138,7 @@ def test_a_stored_runs_settings_fill_the_inputs_to_run_it_again(qtbot, tmp_path:
     assert window.status.stage.text().startswith("A stored run's settings are in the inputs")
     dialog = open_dialog(qtbot)
     dialog.settings_chosen.connect(window.use_settings)
+    assert cells(dialog, 1)[3] == "2 prompts"  # a batch's prompts, named in the column's tooltip
     dialog.table.selectRow(1)
     dialog.use_selected_settings()
     assert window.inputs.prompt.path() == "a.npy; b.npy"
@@ -211,7 +212,7 @@ def test_a_corrupt_report_is_listed_and_opening_it_warns(qtbot, monkeypatch: pyt
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: warnings.append(text))
     dialog = open_dialog(qtbot)
     assert cells(dialog, 1)[1] == "no report"
-    assert cells(dialog, 1)[5:] == ["0", "–", "–"]
+    assert cells(dialog, 1)[6:] == ["0", "–", "–"]
     dialog.table.selectRow(1)
     with qtbot.assertNotEmitted(dialog.run_opened):
         qtbot.mouseClick(dialog.open_button, Qt.MouseButton.LeftButton)
@@ -266,7 +267,7 @@ def test_two_hundred_runs_list_with_their_summaries(qtbot) -> None:
         make_run(f"2025{number // 28 + 1:02d}{number % 28 + 1:02d}-120000-{number:06x}", made)
     dialog = open_dialog(qtbot)
     assert dialog.model.rowCount() == 200
-    assert cells(dialog, 0)[5:] == ["4", "80.0%", "60.0%"]
+    assert cells(dialog, 0)[6:] == ["4", "80.0%", "60.0%"]
     assert runs_root().is_dir()
 
 
@@ -276,7 +277,8 @@ def test_a_run_stored_by_the_previous_version_opens_shows_and_exports(
     folder = make_run(OLD, OLD_REPORT)
     write_prompt(SoftPrompt(torch.randn(4, 8)), folder.path / "prompts" / "tuned-on-target", "peft")
     dialog = open_dialog(qtbot)
-    assert cells(dialog, 0)[1:] == ["finished", "gpt2-small", "tiny-llama", "movie-reviews", "4", "75.0%", "50.0%"]
+    assert cells(dialog, 0)[1:] == [
+        "finished", "gpt2-small", "p.npy", "tiny-llama", "movie-reviews", "4", "75.0%", "50.0%"]
     with qtbot.waitSignal(dialog.run_opened) as opened:
         dialog.open_selected()
     stored: Report = opened.args[0]

@@ -41,8 +41,8 @@ from ..core.runs.store import delete_run, list_runs, open_run
 
 TITLE = "Run history"
 EMPTY_TEXT = "No stored runs yet. Runs appear here as soon as a comparison starts."
-COLUMNS = ("Date", "Status", "Source", "Target", "Task", "Rows", "Best recycled", "Best baseline")
-DATE, STATUS, SOURCE, TARGET, TASK, ROWS, BEST_RECYCLED, BEST_BASELINE = range(len(COLUMNS))
+COLUMNS = ("Date", "Status", "Source", "Prompt", "Target", "Task", "Rows", "Best recycled", "Best baseline")
+DATE, STATUS, SOURCE, PROMPT, TARGET, TASK, ROWS, BEST_RECYCLED, BEST_BASELINE = range(len(COLUMNS))
 NO_VALUE = "–"
 _Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -104,7 +104,7 @@ class RunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             job = _job(run)
             full = {STATUS: status_note(run), SOURCE: job.get("source"), TARGET: job.get("target"),
-                    TASK: job.get("task")}
+                    TASK: job.get("task"), PROMPT: "\n".join(job.get("prompts") or []) or job.get("prompt")}
             return str(full.get(column) or f"{run['id']}\n{run['path']}")
         if role == Qt.ItemDataRole.TextAlignmentRole and column >= ROWS:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -116,8 +116,10 @@ class RunsModel(QAbstractTableModel):
             return run_time(run["id"])
         if column == STATUS:
             return run_status(run)
-        if column in (SOURCE, TARGET, TASK):
-            return short_name(job.get(("source", "target", "task")[column - SOURCE])) or NO_VALUE
+        if column == PROMPT and job.get("prompts"):
+            return f"{len(job['prompts'])} prompts"
+        if column in (SOURCE, PROMPT, TARGET, TASK):
+            return short_name(job.get(("source", "prompt", "target", "task")[column - SOURCE])) or NO_VALUE
         if column == ROWS:
             rows = str(run.get("rows", 0))
             return f"{rows} ({run['prompts']} prompts)" if run.get("batch") else rows
@@ -220,7 +222,7 @@ class HistoryDialog(QDialog):
         """Fixed starting widths, so a long history does not wait for sizing to contents."""
         header = self.table.horizontalHeader()
         char = self.table.fontMetrics().horizontalAdvance("0")
-        for column, chars in enumerate((20, 14, 18, 18, 14, 6, 13, 13)):
+        for column, chars in enumerate((20, 14, 16, 22, 16, 14, 6, 13, 13)):
             self.table.setColumnWidth(column, chars * char)
         header.setSectionResizeMode(STATUS, QHeaderView.ResizeMode.Stretch)
 
