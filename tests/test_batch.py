@@ -164,3 +164,12 @@ def test_cli_compare_takes_several_prompts_or_a_folder(
     assert "4 (2 prompts)" in capsys.readouterr().out
     assert main(["runs", "--show", batch.run_id]) == 0
     assert capsys.readouterr().out.startswith("method")
+
+
+def test_a_prompt_given_twice_is_compared_once_and_same_named_adapters_are_told_apart(tmp_path: Path) -> None:
+    """`--prompt P --prompt P` compared P twice; two folders both named `adapter` gave the columns `adapter adapter`."""
+    first = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "run1" / "adapter", "peft")
+    second = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "run2" / "adapter", "peft")
+    given = [str(first), str(second), str(first), f"{tmp_path}/run1/../run1/adapter"]
+    assert expand_prompts(given) == [str(first), str(second)]
+    assert prompt_labels([str(first), str(second)]) == ["run1/adapter", "run2/adapter"]

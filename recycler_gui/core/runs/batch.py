@@ -25,8 +25,8 @@ from .store import BATCH_FILE, RunFolder, open_run, writer_identity
 
 
 def expand_prompts(references: list[str]) -> list[str]:
-    """Prompt files and adapter folders as given; a folder that is not a prompt itself stands for the prompts in it
-    (files and adapter folders whose content is a prompt, by name)."""
+    """Prompt files and adapter folders as given, each once; a folder that is not a prompt itself stands for the
+    prompts in it (files and adapter folders whose content is a prompt, by name)."""
     prompts: list[str] = []
     for reference in references:
         path = Path(reference).expanduser()
@@ -38,7 +38,8 @@ def expand_prompts(references: list[str]) -> list[str]:
             prompts += found
         else:
             prompts.append(reference)
-    return prompts
+    unique = {Path(prompt).expanduser().resolve(): prompt for prompt in reversed(prompts)}  # the first of each stays
+    return [prompt for prompt in prompts if unique.get(Path(prompt).expanduser().resolve()) is prompt]
 
 
 def _is_prompt(path: Path) -> bool:
@@ -61,7 +62,11 @@ def prompt_labels(prompts: list[str]) -> list[str]:
             shared = shared[:-1]
     cut = max(shared.rfind("-"), shared.rfind("_"), shared.rfind("."), shared.rfind(" ")) + 1
     labels = [name[cut:] or name for name in names]
-    return labels if len(set(labels)) == len(labels) else names
+    if len(set(labels)) == len(labels):
+        return labels
+    if len(set(names)) == len(names):
+        return names
+    return [str(Path(*Path(p).parts[-2:])) for p in prompts]  # two folders named "adapter": their parents tell them
 
 
 def run_batch(
