@@ -38,8 +38,14 @@ def expand_prompts(references: list[str]) -> list[str]:
             prompts += found
         else:
             prompts.append(reference)
-    unique = {Path(prompt).expanduser().resolve(): prompt for prompt in reversed(prompts)}  # the first of each stays
-    return [prompt for prompt in prompts if unique.get(Path(prompt).expanduser().resolve()) is prompt]
+    seen: set[Path] = set()
+    unique = []
+    for prompt in prompts:  # the first spelling of each path stays
+        where = Path(prompt).expanduser().resolve()
+        if where not in seen:
+            seen.add(where)
+            unique.append(prompt)
+    return unique
 
 
 def _is_prompt(path: Path) -> bool:
