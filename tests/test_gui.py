@@ -270,6 +270,7 @@ def test_missing_inputs_are_named_before_anything_runs(window: MainWindow, dialo
     window.start_run()
     assert not window.running
     assert dialogs and dialogs[0].startswith("No source model chosen")
+    assert window.status.stage.text() == "Not started: no source model chosen."  # not a failed earlier run's word
 
 
 def test_history_reopens_a_run_and_the_inputs_are_remembered(

@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
             job = replace(typed, prompt=prompts[0])
             job.check()
         except RecyclerError as error:
+            self.status.idle(f"Not started: {error.problem}.")  # not the last run's "Failed." beside a new problem
             show_error(self, error)
             return
         self.settings.setValue("job/last", json.dumps(typed.as_dict()))
