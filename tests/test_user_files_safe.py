@@ -243,7 +243,9 @@ def test_recycling_again_keeps_the_files_a_user_added_to_an_earlier_output(
     (out / "procrustes" / "eval").mkdir()
     (out / "procrustes" / "eval" / "results.csv").write_text("r")
     first = (out / "procrustes" / "adapter_model.safetensors").read_bytes()
-    assert main(_recycle(tiny_llama, tiny_gemma, prompt, out, "--seed", "1")) == 0
+    other = write_prompt(SoftPrompt(torch.randn(4, 48, generator=torch.Generator().manual_seed(1))),
+                         tmp_path / "other.npy", "npy")  # another prompt: the output must change
+    assert main(_recycle(tiny_llama, tiny_gemma, other, out)) == 0
     assert (out / "procrustes" / "NOTES.md").read_text() == "what I found"
     assert (out / "procrustes" / "eval" / "results.csv").read_text() == "r"
     assert (out / "procrustes" / "adapter_model.safetensors").read_bytes() != first  # the output itself is new
