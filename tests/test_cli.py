@@ -13,7 +13,9 @@ import torch
 from recycler_gui.cli import main
 from recycler_gui.core.fields import help_of
 from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
+from recycler_gui.core.report import Report
 from recycler_gui.core.runs.pipeline import Job
+from recycler_gui.core.runs.store import RunFolder
 from recycler_gui.core.training.tuning import TuningSettings
 
 PROMPT_KEYS = {
@@ -162,9 +164,6 @@ def test_runs_takes_one_of_show_or_delete_and_a_job_file_must_be_json_or_toml(
 
 
 def test_a_failed_runs_long_error_does_not_widen_the_runs_table(capsys: pytest.CaptureFixture[str]) -> None:
-    from recycler_gui.core.report import Report
-    from recycler_gui.core.runs.store import RunFolder
-
     folder = RunFolder.create({"source": "/m/a", "target": "/m/b", "prompt": "p.npy", "task": "movie-reviews"})
     folder.save_report(Report(status="failed: " + "a very long error message " * 10))
     assert main(["runs"]) == 0

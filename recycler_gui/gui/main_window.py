@@ -90,8 +90,6 @@ class MainWindow(QMainWindow):
         self.pool = QThreadPool(self)
         self.current: PipelineRun | None = None
         self.report: Report | None = None
-        self.training_later = False
-        """The run shown re-tunes or teaches: its training plot says the curves come after the comparison."""
         self.last_lag: dict[str, float] | None = None
         self.close_when_stopped = False
         self.shown_once = False
@@ -252,8 +250,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("job/last", json.dumps(typed.as_dict()))
         self.report = None
         self.table.clear()
-        self.training_later = bool(job.retune_steps or job.teach_steps)
-        self.plots.clear(self.training_later)
+        self.plots.clear(training_later=bool(job.retune_steps or job.teach_steps))
         self.log.clear()
         if len(prompts) > 1:
             self.batch_panel.show_batch(None)
@@ -304,7 +301,7 @@ class MainWindow(QMainWindow):
             self.status.on_event(event)
         elif isinstance(event, NextPrompt):  # a batch moves on: the comparison view shows the new prompt's run
             self.table.clear()
-            self.plots.clear(self.training_later)
+            self.plots.clear(self.plots.training_expected)  # the next prompt's run trains as the last did
             self.status.on_event(event)
         elif isinstance(event, Point):
             self.plots.add_point(event.series, event.x, event.y)

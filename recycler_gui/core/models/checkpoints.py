@@ -190,17 +190,15 @@ class Checkpoint:
         files = [self.path / name for name in TOKENIZER_FILES if (self.path / name).is_file()]
         if not files:
             raise TokenizerMissingError(f"{self.path} has no tokenizer files", fix)
-        for file in files:
-            unreadable = no_permission(file)
-            if unreadable is not None:
-                raise unreadable
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return self._read_tokenizer()
         except Exception as error:  # the Rust tokenizers binding raises a bare Exception for a damaged file
+            unreadable = next(filter(None, map(no_permission, files)), None)
             reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
-            raise TokenizerMissingError(f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
+            raise unreadable or TokenizerMissingError(
+                f"the tokenizer in {self.path} cannot be loaded ({reason})", fix) from error
 
     def _read_tokenizer(self) -> Any:
         """The tokenizer, read with as little time under the GIL as the libraries allow (the window shares it).
@@ -517,10 +515,7 @@ def _load_bin(file: Path) -> dict[str, torch.Tensor]:
 
 
 def _truncated(file: Path, error: BaseException) -> RecyclerError:
-    unreadable = no_permission(file)
-    if unreadable is not None:
-        return unreadable
-    return CorruptFileError(
+    return no_permission(file) or CorruptFileError(
         f"the weights file {file} cannot be read; it is truncated or damaged ({type(error).__name__}: {error})",
         "download the model again",
     )

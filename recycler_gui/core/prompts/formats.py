@@ -57,9 +57,9 @@ CAUSAL_TASK = "CAUSAL_LM"
 
 _META_FIELDS = ("source_model", "task", "init")
 OUR_MARK = ("written_by", "prompt-recycler")
+"""The metadata entry every prompt file and adapter we write carries: how an earlier output of ours is recognised."""
 MAX_PROMPT_TENSORS = 8
 """A file of more tensors than this, none of them plainly the prompt, is taken for a model's weights."""
-"""The metadata entry every prompt file and adapter we write carries: how an earlier output of ours is recognised."""
 MAX_CONFIG_BYTES = 1_000_000
 """An ``adapter_config.json`` larger than this is not one (PEFT writes about 1 kB)."""
 
@@ -353,11 +353,8 @@ def _flatten_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
 def _corrupt(path: Path, error: BaseException) -> RecyclerError:
     if isinstance(error, PermissionError):
         return read_error(path, error)
-    unreadable = no_permission(path)
-    if unreadable is not None:
-        return unreadable
     detail = " ".join(str(error).split())[:300]  # one line, however many the library used
-    return CorruptFileError(
+    return no_permission(path) or CorruptFileError(
         f"{path} cannot be read; it may be truncated or damaged ({type(error).__name__}: {detail})",
         "copy or export the file again",
     )

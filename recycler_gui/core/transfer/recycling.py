@@ -56,17 +56,24 @@ def resolve_methods(names: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(expanded))
 
 
+PROMPT_ROLES = {
+    "source": ("prompt", "the source model {name}", "pick the model the prompt was trained on as the source"),
+    "target": ("prompt tuned on the target", "the target model {name}",
+               "pick a prompt that was trained on the target model"),
+    "tuned": ("start prompt", "{name}, the model to tune,",
+              "start from a prompt of this model (recycle one to it first)"),
+}
+"""For each model a prompt is checked against: what the prompt is, how the model is named, and the fix."""
+
+
 def check_prompt_fits_source(prompt: SoftPrompt, source: Checkpoint, role: str = "source") -> None:
-    """The prompt must have been trained on a model of the ``role`` model's width (``role``: source, target, or
-    anything else for the model a tuning starts on)."""
+    """The prompt must have been trained on a model of the ``role`` model's width (a ``PROMPT_ROLES`` key)."""
     if prompt.dim != source.hidden_size:
-        what = {"source": "prompt", "target": "prompt tuned on the target"}.get(role, "start prompt")
-        model = f"{source.name}, the model to tune," if what == "start prompt" else f"the {role} model {source.name}"
+        what, model, fix = PROMPT_ROLES[role]
         raise PromptShapeError(
-            f"the {what}'s rows are {prompt.dim} wide but {model} has hidden size {source.hidden_size}",
-            {"source": "pick the model the prompt was trained on as the source",
-             "target": "pick a prompt that was trained on the target model"}.get(
-                role, "start from a prompt of this model (recycle one to it first)"),
+            f"the {what}'s rows are {prompt.dim} wide but {model.format(name=source.name)} has hidden size "
+            f"{source.hidden_size}",
+            fix,
         )
 
 
